@@ -1,0 +1,123 @@
+from django.db import models
+from django.db.models import Q
+
+from compliance.choices import DocumentType, ProductCategory, TemperatureClass, TradeDirection
+from ior_platform.core.codes import CountryField, country_name, valid_country_constraint
+from parties.choices import PartyRole
+
+
+class CountryProfile(models.Model):
+    """What one country's authorities demand of clinical shipments: who regulates, who clears customs,
+    whether a local importer is mandatory, taxes and typical delays. Facts carry their sources;
+    an empty (null) fact means no source gave it, not zero."""
+
+    country = CountryField(unique=True)
+    regulatory_authority = models.CharField(max_length=200, blank=True)
+    regulatory_authority_acronym = models.CharField(max_length=30, blank=True)
+    regulatory_authority_url = models.URLField(blank=True)
+    customs_authority = models.CharField(max_length=200, blank=True)
+    customs_authority_acronym = models.CharField(max_length=30, blank=True)
+    customs_authority_url = models.URLField(blank=True)
+    clinical_import_authorisation = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The name of the authorisation to import clinical goods, e.g. CT-16/CT-17.",
+    )
+    local_ior_mandatory = models.BooleanField(null=True, help_text="Unknown when empty.")
+    imp_duty_exempt = models.BooleanField(null=True)
+    imp_vat_exempt = models.BooleanField(null=True)
+    standard_vat_rate = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True, help_text="Percent.")
+    standard_duty_rate = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, help_text="Percent."
+    )
+    typical_clearance_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    cold_chain_notes = models.TextField(blank=True)
+    sources = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='List of {"fact": ..., "source": URL or legal reference, "verified_on": date}.',
+    )
+    last_verified_on = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["country"]
+        constraints = [
+            valid_country_constraint("country", model="countryprofile"),
+            models.CheckConstraint(
+                condition=Q(standard_vat_rate__isnull=True) | Q(standard_vat_rate__gte=0, standard_vat_rate__lte=100),
+                name="countryprofile_vat_rate_percent",
+            ),
+            models.CheckConstraint(
+                condition=Q(standard_duty_rate__isnull=True)
+                | Q(standard_duty_rate__gte=0, standard_duty_rate__lte=100),
+                name="countryprofile_duty_rate_percent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{country_name(self.country)} ({self.country})"
+
+    @property
+    def country_name(self) -> str:
+        return country_name(self.country)
+
+
+class DocumentRequirement(models.Model):
+    """One document a country demands for a direction and product category (optionally only for a
+    temperature class or above a declared value): who provides it, how long before shipping, how
+    long it stays valid, and the legal basis. Versioned: an edit makes a new version."""
+
+    country = models.ForeignKey(CountryProfile, on_delete=models.PROTECT, related_name="requirements")
+    direction = models.CharField(max_length=10, choices=TradeDirection.choices)
+    product_category = models.CharField(max_length=30, choices=ProductCategory.choices)
+    temperature_class = models.CharField(
+        max_length=20, choices=TemperatureClass.choices, blank=True, help_text="Empty: applies to every class."
+    )
+    min_declared_value = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Applies only at or above this value."
+    )
+    value_currency = models.CharField(max_length=3, blank=True)
+    document_type = models.CharField(max_length=40, choices=DocumentType.choices)
+    provided_by = models.CharField(max_length=20, choices=PartyRole.choices)
+    lead_time_days = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Unknown when empty.")
+    validity_days = models.PositiveIntegerField(null=True, blank=True, help_text="Unknown or unlimited when empty.")
+    legal_basis = models.CharField(max_length=300, blank=True)
+    source = models.CharField(max_length=500, help_text="URL or legal reference the requirement comes from.")
+    verified_on = models.DateField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    is_active = models.BooleanField(default=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["country", "direction", "product_category", "document_type"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["country", "direction", "product_category", "temperature_class", "document_type", "version"],
+                name="documentrequirement_version_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_declared_value__isnull=True) | Q(min_declared_value__gte=0),
+                name="documentrequirement_threshold_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_declared_value__isnull=True) | ~Q(value_currency=""),
+                name="documentrequirement_threshold_has_currency",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.country.country} {self.get_direction_display()} {self.get_product_category_display()}: "
+            f"{self.get_document_type_display()}"
+        )
+
+    def applies_to(self, *, category: str, temperature_class: str, declared_value, currency: str) -> bool:
+        if not self.is_active or self.product_category != category:
+            return False
+        if self.temperature_class and self.temperature_class != temperature_class:
+            return False
+        if self.min_declared_value is not None:
+            # A threshold in another currency cannot be compared without a rate: treat it as applying.
+            return currency != self.value_currency or declared_value >= self.min_declared_value
+        return True

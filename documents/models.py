@@ -1,0 +1,101 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from compliance.choices import DocumentType, TradeDirection
+from documents.choices import DocumentStatus, ReviewDecision
+from ior_platform.core.tenancy import TenantQuerySet
+from parties.choices import PartyRole
+
+
+def version_upload_path(instance: "DocumentVersion", filename: str) -> str:
+    # The user's file name never reaches the file system: it could be a path, a device or a duplicate.
+    return f"documents/{instance.document.shipment_id}/{uuid.uuid4().hex}"
+
+
+class Document(models.Model):
+    """One entry of a shipment's document checklist: a document a country requires on the export or import
+    side, the party that owes it and by when. Its uploads are DocumentVersions."""
+
+    shipment = models.ForeignKey("shipments.Shipment", on_delete=models.CASCADE, related_name="documents")
+    requirement = models.ForeignKey(
+        "compliance.DocumentRequirement", null=True, blank=True, on_delete=models.PROTECT, related_name="documents"
+    )
+    side = models.CharField(max_length=10, choices=TradeDirection.choices)
+    document_type = models.CharField(max_length=40, choices=DocumentType.choices)
+    owed_by_role = models.CharField(max_length=20, choices=PartyRole.choices)
+    owed_by = models.ForeignKey(
+        "parties.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="owed_documents"
+    )
+    due_date = models.DateField()
+    lead_time_days = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Snapshot at submission.")
+    validity_days = models.PositiveIntegerField(null=True, blank=True, help_text="Snapshot at submission.")
+    legal_basis = models.CharField(max_length=300, blank=True, help_text="Snapshot at submission.")
+    source = models.CharField(max_length=500, blank=True, help_text="Snapshot at submission.")
+    status = models.CharField(max_length=20, choices=DocumentStatus.choices, default=DocumentStatus.REQUESTED)
+    valid_from = models.DateField(null=True, blank=True)
+    valid_until = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = ("shipment", "shipment__")
+
+    class Meta:
+        ordering = ["shipment", "side", "due_date", "document_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "side", "document_type"], name="document_once_per_side"),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True)
+                | Q(valid_from__isnull=True)
+                | Q(valid_until__gte=F("valid_from")),
+                name="document_validity_ordered",
+            ),
+            models.CheckConstraint(condition=Q(status__in=DocumentStatus.values), name="document_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shipment}: {self.label}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.get_document_type_display()} ({self.get_side_display().lower()})"
+
+
+class DocumentVersion(models.Model):
+    """One uploaded file for a checklist document. Versions are never overwritten; the newest is the one reviewed."""
+
+    document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    file = models.FileField(upload_to=version_upload_path, max_length=300)
+    original_name = models.CharField(max_length=255, help_text="For display only.")
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    review_decision = models.CharField(max_length=10, choices=ReviewDecision.choices, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_comment = models.TextField(blank=True)
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = ("shipment", "document__shipment__")
+
+    class Meta:
+        ordering = ["document", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "number"], name="documentversion_number_unique"),
+            models.CheckConstraint(condition=Q(size__gt=0), name="documentversion_not_empty"),
+            models.CheckConstraint(
+                condition=Q(review_decision="") | Q(reviewed_by__isnull=False, reviewed_at__isnull=False),
+                name="documentversion_review_has_reviewer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document.label} v{self.number} ({self.original_name})"

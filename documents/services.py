@@ -1,0 +1,194 @@
+"""Writes to the document checklist: creating it at submission, uploading versions, reviewing them."""
+
+import hashlib
+import mimetypes
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from compliance.selectors import required_documents
+from documents.choices import DocumentStatus, ReviewDecision
+from documents.models import Document, DocumentVersion
+from ior_platform.core.audit import record_event
+from ior_platform.core.errors import NotPermitted, TransitionRefused
+from parties.choices import PartyRole
+from shipments.choices import ShipmentStatus
+from shipments.rules import parties_of, refusal
+
+# Checklist documents may be uploaded and reviewed only while the dossier is being put together or read.
+OPEN_FOR_DOCUMENTS = {ShipmentStatus.PERMIT_COLLECTION, ShipmentStatus.DOSSIER_REVIEW}
+
+
+def _owing_organization(shipment, role: str):
+    if role == PartyRole.CRO:
+        return shipment.sponsor
+    return (
+        getattr(shipment, role, None) if role in {"sponsor", "ior", "eor", "consignee", "broker", "courier"} else None
+    )
+
+
+def checklist_create(*, shipment) -> list[Document]:
+    """Snapshot the documents the route requires into the shipment's checklist (called by shipment_submit).
+    Later edits of the requirements do not rewrite it."""
+    categories = set(shipment.items.values_list("category", flat=True))
+    required = required_documents(
+        origin=shipment.origin_country,
+        destination=shipment.destination_country,
+        route_kind=shipment.route_kind,
+        categories=categories,
+        temperature_class=shipment.temperature_class,
+        declared_value=shipment.declared_value,
+        currency=shipment.currency,
+    )
+    existing = set(shipment.documents.values_list("side", "document_type"))
+    documents = [
+        Document(
+            shipment=shipment,
+            requirement_id=req.requirement_id,
+            side=req.side,
+            document_type=req.document_type,
+            owed_by_role=req.provided_by,
+            owed_by=_owing_organization(shipment, req.provided_by),
+            due_date=req.due_date(shipment.planned_ship_date),
+            lead_time_days=req.lead_time_days,
+            validity_days=req.validity_days,
+            legal_basis=req.legal_basis,
+            source=req.source,
+        )
+        for req in required
+        if (req.side, req.document_type) not in existing
+    ]
+    return Document.objects.bulk_create(documents)
+
+
+def _may_upload(actor, document) -> bool:
+    parts = parties_of(document.shipment, actor)
+    owes = document.owed_by_id is not None and document.owed_by_id == actor.organization_id
+    return (
+        owes
+        or PartyRole.IOR in parts
+        or (document.owed_by_role in {PartyRole.SPONSOR, PartyRole.CRO} and PartyRole.SPONSOR in parts)
+    )
+
+
+def document_version_upload(*, actor, document: Document, uploaded_file) -> DocumentVersion:
+    """Store a new version of a checklist document. A new version never replaces an old one, and resets the review."""
+    shipment = document.shipment
+    if not _may_upload(actor, document) or not actor.has_member_role("editor", "reviewer", "manager"):
+        raise NotPermitted("only the party that owes this document, or the importer of record, may upload it")
+    if shipment.status not in OPEN_FOR_DOCUMENTS:
+        raise TransitionRefused(
+            f"documents can be uploaded only during permit collection or dossier review; "
+            f"this shipment is {shipment.get_status_display().lower()}"
+        )
+    size = uploaded_file.size or 0
+    if size == 0:
+        raise ValidationError({"file": "The file is empty."})
+    if size > settings.DOCUMENT_UPLOAD_MAX_BYTES:
+        raise ValidationError({"file": f"The file is larger than {settings.DOCUMENT_UPLOAD_MAX_BYTES} bytes."})
+    digest = hashlib.sha256()
+    for chunk in uploaded_file.chunks():
+        digest.update(chunk)
+    uploaded_file.seek(0)
+    original_name = PurePath(uploaded_file.name or "document").name[:255] or "document"
+    content_type = mimetypes.guess_type(original_name)[0] or "application/octet-stream"
+    version = DocumentVersion(
+        original_name=original_name, size=size, content_type=content_type, sha256=digest.hexdigest(), uploaded_by=actor
+    )
+    try:
+        with transaction.atomic():
+            locked = Document.objects.select_for_update().get(pk=document.pk)
+            version.document = locked
+            version.number = (locked.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+            version.file.save(original_name, uploaded_file, save=False)
+            version.save()
+            old_status = locked.status
+            locked.status = DocumentStatus.UPLOADED
+            locked.save(update_fields=["status", "updated_at"])
+            record_event(
+                actor=actor,
+                action="document.version_uploaded",
+                target=version,
+                changes={"status": [old_status, locked.status], "sha256": [None, version.sha256]},
+                shipment=shipment,
+            )
+    except Exception:
+        # The file is written before the rows commit; without its rows it must not stay behind.
+        if version.file.name:
+            version.file.storage.delete(version.file.name)
+        raise
+    document.refresh_from_db()
+    return version
+
+
+def document_review(*, actor, version: DocumentVersion, decision: str, comment: str = "") -> DocumentVersion:
+    """An IOR reviewer approves or rejects the newest version of a checklist document."""
+    document = version.document
+    shipment = document.shipment
+    denied = refusal(shipment, actor, "review_document")
+    if denied:
+        raise NotPermitted(denied)
+    if decision not in ReviewDecision.values:
+        raise ValidationError({"decision": f"Choose one of: {', '.join(ReviewDecision.values)}."})
+    if decision == ReviewDecision.REJECTED and not comment.strip():
+        raise ValidationError({"comment": "Say why the document is rejected, so the owing party can fix it."})
+    if shipment.status not in OPEN_FOR_DOCUMENTS:
+        raise TransitionRefused(
+            f"documents of a shipment that is {shipment.get_status_display().lower()} are not under review"
+        )
+    with transaction.atomic():
+        locked = DocumentVersion.objects.select_for_update().get(pk=version.pk)
+        newest = locked.document.versions.order_by("-number").values_list("pk", flat=True).first()
+        if newest != locked.pk:
+            raise TransitionRefused("a newer version of this document was uploaded; review that one")
+        if locked.review_decision:
+            raise TransitionRefused(f"this version was already {locked.get_review_decision_display().lower()}")
+        locked.review_decision = decision
+        locked.reviewed_by = actor
+        locked.reviewed_at = timezone.now()
+        locked.review_comment = comment.strip()
+        locked.save(update_fields=["review_decision", "reviewed_by", "reviewed_at", "review_comment"])
+        doc = locked.document
+        old_status = doc.status
+        doc.status = DocumentStatus.APPROVED if decision == ReviewDecision.APPROVED else DocumentStatus.REJECTED
+        doc.save(update_fields=["status", "updated_at"])
+        record_event(
+            actor=actor,
+            action=f"document.{decision}",
+            target=locked,
+            changes={"status": [old_status, doc.status]},
+            reason=locked.review_comment,
+            shipment=shipment,
+        )
+    return locked
+
+
+def documents_expire_lapsed(*, today=None) -> int:
+    """Mark approved documents whose validity has run out as expired; an expired one is not touched again."""
+    today = today or timezone.localdate()
+    expired = 0
+    lapsed_ids = list(
+        Document.objects.filter(status=DocumentStatus.APPROVED, valid_until__lt=today).values_list("pk", flat=True)
+    )
+    for pk in lapsed_ids:
+        with transaction.atomic():
+            # Claimed by a conditional UPDATE, so two sweeps at once expire (and audit) each document once.
+            if not Document.objects.filter(pk=pk, status=DocumentStatus.APPROVED).update(
+                status=DocumentStatus.EXPIRED, updated_at=timezone.now()
+            ):
+                continue
+            document = Document.objects.select_related("shipment").get(pk=pk)
+            record_event(
+                actor=None,
+                action="document.expired",
+                target=document,
+                changes={"status": [DocumentStatus.APPROVED, DocumentStatus.EXPIRED]},
+                reason=f"valid until {document.valid_until:%Y-%m-%d}",
+                shipment=document.shipment,
+            )
+            expired += 1
+    return expired

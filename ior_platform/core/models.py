@@ -1,0 +1,63 @@
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def for_user(self, user):
+        from ior_platform.core.tenancy import restrict
+
+        return restrict(self, user)
+
+
+class AuditEvent(models.Model):
+    """One change that matters in the regulated record: who did what to which object, when and why.
+    Append-only; each event carries the hash of the previous event in its chain, so a rewrite shows."""
+
+    chain = models.CharField(max_length=64, help_text="The hash chain this event extends, e.g. shipment:42.")
+    sequence = models.PositiveBigIntegerField()
+    occurred_at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    actor_label = models.CharField(max_length=200, help_text="The actor's name at the time, kept if the user changes.")
+    organization = models.ForeignKey(
+        "parties.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    shipment = models.ForeignKey(
+        "shipments.Shipment", null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    target_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    target_id = models.CharField(max_length=64)
+    target_repr = models.CharField(max_length=300)
+    action = models.CharField(max_length=64)
+    changes = models.JSONField(default=dict, blank=True, help_text="Field name to [old, new].")
+    reason = models.TextField(blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    tenancy = "audit"
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            # Two writers extending one chain at once collide here instead of forking the chain.
+            models.UniqueConstraint(fields=["chain", "sequence"], name="auditevent_chain_sequence_unique"),
+        ]
+        indexes = [models.Index(fields=["target_type", "target_id"]), models.Index(fields=["shipment", "sequence"])]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} UTC {self.actor_label} {self.action} {self.target_repr}"
+
+
+class TaskClaim(models.Model):
+    """A unit of background work that has been done, keyed so that a retried or duplicated task
+    finds its claim and does nothing twice."""
+
+    key = models.CharField(max_length=200, unique=True)
+    claimed_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,29 @@
+from django.db import models
+
+
+class PartyRole(models.TextChoices):
+    SPONSOR = "sponsor", "Sponsor"
+    CRO = "cro", "CRO"
+    IOR = "ior", "Importer of record"
+    EOR = "eor", "Exporter of record"
+    BROKER = "broker", "Customs broker"
+    CONSIGNEE = "consignee", "Consignee / site"
+    COURIER = "courier", "Courier"
+
+
+class MemberRole(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    EDITOR = "editor", "Editor"
+    REVIEWER = "reviewer", "Reviewer"
+    MANAGER = "manager", "Manager"
+
+
+class LicenceType(models.TextChoices):
+    IMPORT_LICENCE = "import_licence", "Import licence"
+    EXPORT_LICENCE = "export_licence", "Export licence"
+    WHOLESALE_DISTRIBUTION = "wholesale_distribution", "Wholesale distribution authorisation"
+    GDP_CERTIFICATE = "gdp_certificate", "GDP certificate"
+    GMP_CERTIFICATE = "gmp_certificate", "GMP certificate"
+    CUSTOMS_BROKER = "customs_broker", "Customs broker licence"
+    CONTROLLED_SUBSTANCES = "controlled_substances", "Controlled substances licence"
+    DANGEROUS_GOODS = "dangerous_goods", "Dangerous goods certification"

@@ -1,0 +1,67 @@
+from django.db import models
+
+
+class ShipmentStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PERMIT_COLLECTION = "permit_collection", "Permit collection"
+    DOSSIER_REVIEW = "dossier_review", "Dossier review"
+    APPROVED = "approved", "Approved"
+    EXPORT_CLEARED = "export_cleared", "Export cleared"
+    IN_TRANSIT = "in_transit", "In transit"
+    CUSTOMS_CLEARANCE = "customs_clearance", "Customs clearance"
+    CUSTOMS_HOLD = "customs_hold", "Customs hold"
+    CLEARED = "cleared", "Cleared"
+    OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
+    DELIVERED = "delivered", "Delivered"
+    RETURNED = "returned", "Returned to origin"
+    DESTROYED = "destroyed", "Destroyed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINAL_STATUSES = frozenset(
+    {ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED, ShipmentStatus.DESTROYED, ShipmentStatus.CANCELLED}
+)
+
+
+class RouteKind(models.TextChoices):
+    """Derived from the two countries: whether goods cross a customs border at all."""
+
+    DOMESTIC = "domestic", "Domestic"
+    CUSTOMS_UNION = "customs_union", "Within the EU customs union"
+    INTERNATIONAL = "international", "International"
+
+
+class Incoterm(models.TextChoices):
+    EXW = "EXW", "EXW – Ex works"
+    FCA = "FCA", "FCA – Free carrier"
+    CPT = "CPT", "CPT – Carriage paid to"
+    CIP = "CIP", "CIP – Carriage and insurance paid to"
+    DAP = "DAP", "DAP – Delivered at place"
+    DPU = "DPU", "DPU – Delivered at place unloaded"
+    DDP = "DDP", "DDP – Delivered duty paid"
+
+
+class DutiesPayer(models.TextChoices):
+    SPONSOR = "sponsor", "Sponsor"
+    IOR = "ior", "Importer of record"
+    CONSIGNEE = "consignee", "Consignee"
+
+
+class QuantityUnit(models.TextChoices):
+    EACH = "each", "each"
+    VIAL = "vial", "vials"
+    KIT = "kit", "kits"
+    BOX = "box", "boxes"
+    PACK = "pack", "packs"
+    BOTTLE = "bottle", "bottles"
+    SYRINGE = "syringe", "syringes"
+    TUBE = "tube", "tubes"
+    ML = "ml", "mL"
+    G = "g", "g"
+
+
+class TrialPhase(models.TextChoices):
+    PHASE_1 = "1", "Phase I"
+    PHASE_2 = "2", "Phase II"
+    PHASE_3 = "3", "Phase III"
+    PHASE_4 = "4", "Phase IV"

@@ -1,0 +1,121 @@
+"""Why a transition cannot proceed now. Each guard returns the reasons as sentences a user can act on;
+an empty list means the way is clear. Guards read, never write."""
+
+from django.utils import timezone
+
+from compliance.models import CountryProfile
+from ior_platform.core.codes import country_name
+from shipments.choices import RouteKind
+
+
+def _item_expiry_reasons(shipment) -> list[str]:
+    reasons = []
+    for item in shipment.items.all():
+        if item.expiry_date and item.expiry_date < shipment.planned_ship_date:
+            lot = f" lot {item.lot_number}" if item.lot_number else ""
+            reasons.append(
+                f"{item.product_name}{lot} expires on {item.expiry_date:%Y-%m-%d}, before the planned ship date"
+            )
+    return reasons
+
+
+def _submit(shipment) -> list[str]:
+    reasons = []
+    if not shipment.items.exists():
+        reasons.append("the shipment has no items")
+    if shipment.route_kind == RouteKind.INTERNATIONAL:
+        if shipment.ior_id is None:
+            profile = CountryProfile.objects.filter(country=shipment.destination_country).first()
+            if profile and profile.local_ior_mandatory:
+                reasons.append(f"no IOR assigned, and {country_name(shipment.destination_country)} requires one")
+            else:
+                reasons.append("no importer of record assigned for an international shipment")
+        if shipment.eor_id is None:
+            reasons.append("no exporter of record assigned for an international shipment")
+    if shipment.consignee_id is None:
+        reasons.append("no consignee assigned to receive the goods")
+    if shipment.planned_ship_date < timezone.localdate():
+        reasons.append(f"the planned ship date {shipment.planned_ship_date:%Y-%m-%d} is in the past")
+    if not shipment.declared_value:
+        reasons.append("the declared value is zero")
+    reasons.extend(_item_expiry_reasons(shipment))
+    return reasons
+
+
+def _documents_not_in(shipment, statuses: set[str], wording: str) -> list[str]:
+    from documents.choices import DocumentStatus
+
+    missing = [doc for doc in shipment.documents.all() if doc.status not in statuses]
+    if not missing:
+        return []
+    rejected = [d for d in missing if d.status == DocumentStatus.REJECTED]
+    names = ", ".join(d.label for d in missing)
+    noun = "document" if len(missing) == 1 else "documents"
+    reason = f"{len(missing)} required {noun} {wording}: {names}"
+    if rejected:
+        reason += f" ({len(rejected)} rejected, awaiting a new version)"
+    return [reason]
+
+
+def _submit_dossier(shipment) -> list[str]:
+    from documents.choices import DocumentStatus
+
+    return _documents_not_in(shipment, {DocumentStatus.UPLOADED, DocumentStatus.APPROVED}, "not uploaded yet")
+
+
+def _approve(shipment) -> list[str]:
+    from documents.choices import DocumentStatus
+    from parties.choices import LicenceType
+
+    reasons = _documents_not_in(shipment, {DocumentStatus.APPROVED}, "not approved")
+    reasons.extend(_item_expiry_reasons(shipment))
+    if shipment.route_kind == RouteKind.INTERNATIONAL and shipment.ior_id:
+        licences = [lic for lic in shipment.ior.licences.all() if lic.licence_type == LicenceType.IMPORT_LICENCE]
+        if not any(lic.is_valid_on(shipment.planned_ship_date) for lic in licences):
+            lapsed = [lic for lic in licences if lic.valid_until and lic.valid_until < shipment.planned_ship_date]
+            if lapsed:
+                latest = max(lapsed, key=lambda lic: lic.valid_until)
+                reasons.append(f"the IOR's import licence {latest.number} expired on {latest.valid_until:%Y-%m-%d}")
+            else:
+                reasons.append(f"the IOR {shipment.ior} holds no import licence valid on the planned ship date")
+    return reasons
+
+
+def _clear_export(shipment) -> list[str]:
+    if not shipment.needs_export_clearance:
+        return [
+            f"a {shipment.get_route_kind_display().lower()} shipment needs no export clearance; dispatch it directly"
+        ]
+    return []
+
+
+def _dispatch(shipment) -> list[str]:
+    from shipments.choices import ShipmentStatus
+
+    reasons = []
+    if shipment.status == ShipmentStatus.APPROVED and shipment.needs_export_clearance:
+        reasons.append(f"export clearance in {country_name(shipment.origin_country)} is required before dispatch")
+    if not (shipment.airway_bill or shipment.tracking_number):
+        reasons.append("no air waybill or tracking number recorded")
+    return reasons
+
+
+def _clear(shipment) -> list[str]:
+    if shipment.route_kind == RouteKind.INTERNATIONAL and not shipment.customs_entry_number:
+        return ["no customs entry number recorded"]
+    return []
+
+
+GUARDS = {
+    "submit": _submit,
+    "submit_dossier": _submit_dossier,
+    "approve": _approve,
+    "clear_export": _clear_export,
+    "dispatch": _dispatch,
+    "clear": _clear,
+}
+
+
+def blockers(shipment, name: str) -> list[str]:
+    check = GUARDS.get(name)
+    return check(shipment) if check else []

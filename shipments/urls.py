@@ -1,0 +1,10 @@
+from django.urls import path
+
+from shipments import views
+
+app_name = "shipments"
+
+urlpatterns = [
+    path("<str:reference>/", views.shipment_detail, name="detail"),
+    path("<str:reference>/transitions/<str:name>/", views.shipment_transition, name="transition"),
+]
