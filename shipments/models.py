@@ -35,6 +35,16 @@ def validate_un_number(value: str) -> None:
         raise ValidationError("A UN number is 'UN' followed by four digits, e.g. UN1845.")
 
 
+def validate_positive(value) -> None:
+    if value is not None and value <= 0:
+        raise ValidationError("Must be greater than zero.")
+
+
+def validate_not_negative(value) -> None:
+    if value is not None and value < 0:
+        raise ValidationError("Cannot be negative.")
+
+
 def guard(name: str):
     """FSM condition for transition `name`: true when nothing blocks it. The reasons come from guards.blockers."""
 
@@ -160,14 +170,18 @@ class Shipment(ConcurrentTransitionMixin, models.Model):
     planned_ship_date = models.DateField()
     required_at_site_date = models.DateField(null=True, blank=True)
     incoterm = models.CharField(max_length=3, choices=Incoterm.choices, default=Incoterm.DAP)
-    declared_value = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    declared_value = models.DecimalField(max_digits=14, decimal_places=2, default=0, validators=[validate_not_negative])
     currency = CurrencyField(default="EUR")
 
     airway_bill = models.CharField(max_length=50, blank=True)
     tracking_number = models.CharField(max_length=100, blank=True)
     customs_entry_number = models.CharField(max_length=100, blank=True)
-    duties_estimated = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    duties_actual = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    duties_estimated = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, validators=[validate_not_negative]
+    )
+    duties_actual = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, validators=[validate_not_negative]
+    )
     duties_payer = models.CharField(max_length=20, choices=DutiesPayer.choices, blank=True)
     duty_exemption_applied = models.BooleanField(default=False)
 
@@ -223,6 +237,11 @@ class Shipment(ConcurrentTransitionMixin, models.Model):
     def get_absolute_url(self) -> str:
         return reverse("shipments:detail", kwargs={"reference": self.reference})
 
+    def full_clean(self, exclude=None, validate_unique=True, validate_constraints=True):
+        # Cleaning writes every field back; the protected FSM field refuses that, and only transitions set it.
+        exclude = {*(exclude or ()), "status"}
+        super().full_clean(exclude=exclude, validate_unique=validate_unique, validate_constraints=validate_constraints)
+
     def clean(self) -> None:
         errors = {}
         if (
@@ -231,8 +250,6 @@ class Shipment(ConcurrentTransitionMixin, models.Model):
             and self.required_at_site_date < self.planned_ship_date
         ):
             errors["required_at_site_date"] = "The required-at-site date cannot be before the planned ship date."
-        if self.declared_value is not None and self.declared_value < 0:
-            errors["declared_value"] = "The declared value cannot be negative."
         if self.trial_id and self.sponsor_id and self.trial.sponsor_id != self.sponsor_id:
             errors["sponsor"] = "The sponsor must be the trial's sponsor."
         if self.site_id and self.trial_id and self.site.trial_id != self.trial_id:
@@ -377,11 +394,11 @@ class ShipmentItem(models.Model):
     product_name = models.CharField(max_length=200)
     category = models.CharField(max_length=30, choices=ProductCategory.choices)
     hs_code = models.CharField(max_length=10, blank=True, validators=[validate_hs_code], verbose_name="HS code")
-    quantity = models.DecimalField(max_digits=12, decimal_places=3)
+    quantity = models.DecimalField(max_digits=12, decimal_places=3, validators=[validate_positive])
     unit = models.CharField(max_length=10, choices=QuantityUnit.choices, default=QuantityUnit.EACH)
     lot_number = models.CharField(max_length=50, blank=True, verbose_name="lot / batch")
     expiry_date = models.DateField(null=True, blank=True)
-    unit_value = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    unit_value = models.DecimalField(max_digits=14, decimal_places=2, default=0, validators=[validate_not_negative])
     un_number = models.CharField(
         max_length=6,
         blank=True,

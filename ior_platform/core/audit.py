@@ -19,8 +19,16 @@ from django.utils import timezone
 from ior_platform.core.models import AuditEvent
 
 
+class AuditEncoder(DjangoJSONEncoder):
+    def default(self, o):
+        if isinstance(o, models.Model):
+            # A related object is recorded by id and by what it was called then: names change, ids don't.
+            return {"id": o.pk, "label": str(o)}
+        return super().default(o)
+
+
 def _normalise(value):
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    return json.loads(json.dumps(value, cls=AuditEncoder))
 
 
 def event_digest(event: AuditEvent) -> str:

@@ -1,0 +1,129 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils import timezone
+
+from ior_platform.core.admin import AuditedAdmin, CountryListFilter
+from parties.models import (
+    Address,
+    Contact,
+    Licence,
+    Membership,
+    Organization,
+    OrganizationRole,
+    SponsorAuthorisation,
+    User,
+)
+
+
+class OrganizationRoleInline(admin.TabularInline):
+    model = OrganizationRole
+    extra = 0
+
+
+class AddressInline(admin.StackedInline):
+    model = Address
+    extra = 0
+
+
+class ContactInline(admin.TabularInline):
+    model = Contact
+    extra = 0
+
+
+class LicenceInline(admin.TabularInline):
+    model = Licence
+    extra = 0
+    fields = ("licence_type", "number", "issuing_authority", "country", "valid_from", "valid_until")
+    show_change_link = True
+
+
+@admin.register(Organization)
+class OrganizationAdmin(AuditedAdmin):
+    list_display = ("name", "legal_name", "country", "roles_held", "registration_number", "is_active")
+    list_filter = (("country", CountryListFilter), "roles__role", "is_active")
+    search_fields = ("name", "legal_name", "registration_number")
+    readonly_fields = ("created_at", "updated_at")
+    inlines = (OrganizationRoleInline, AddressInline, ContactInline, LicenceInline)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("roles")
+
+    def audit_scope(self, obj) -> dict:
+        return {"organization": obj}
+
+    # Shipments, trials, users and audit events point at organizations: deactivate one instead.
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="roles")
+    def roles_held(self, obj):
+        return ", ".join(sorted(role.get_role_display() for role in obj.roles.all()))
+
+
+@admin.register(Licence)
+class LicenceAdmin(AuditedAdmin):
+    list_display = (
+        "number",
+        "licence_type",
+        "organization",
+        "issuing_authority",
+        "country",
+        "valid_from",
+        "valid_until",
+        "valid_today",
+    )
+    list_filter = ("licence_type", ("country", CountryListFilter))
+    search_fields = ("number", "issuing_authority", "organization__name")
+    list_select_related = ("organization",)
+    autocomplete_fields = ("organization",)
+
+    def audit_scope(self, obj) -> dict:
+        return {"organization": obj.organization}
+
+    @admin.display(description="valid today", boolean=True)
+    def valid_today(self, obj):
+        return obj.is_valid_on(timezone.localdate())
+
+
+@admin.register(SponsorAuthorisation)
+class SponsorAuthorisationAdmin(AuditedAdmin):
+    list_display = ("cro", "sponsor", "valid_from", "valid_until", "revoked_at", "created_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter),)
+    search_fields = ("cro__name", "sponsor__name")
+    list_select_related = ("cro", "sponsor")
+    autocomplete_fields = ("sponsor", "cro")
+    readonly_fields = ("created_at",)
+
+    def audit_scope(self, obj) -> dict:
+        return {"organization": obj.sponsor}
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    readonly_fields = ("granted_at",)
+
+
+@admin.register(User)
+class UserAdmin(AuditedAdmin, DjangoUserAdmin):
+    fieldsets = (*DjangoUserAdmin.fieldsets, ("Organization", {"fields": ("organization", "time_zone")}))
+    add_fieldsets = (
+        *DjangoUserAdmin.add_fieldsets,
+        ("Organization", {"classes": ("wide",), "fields": ("organization", "time_zone")}),
+    )
+    list_display = ("username", "email", "first_name", "last_name", "organization", "member_roles_held", "is_staff")
+    list_filter = ("organization", "memberships__role", "is_staff", "is_superuser", "is_active")
+    list_select_related = ("organization",)
+    search_fields = ("username", "first_name", "last_name", "email", "organization__name")
+    autocomplete_fields = ("organization",)
+    inlines = (MembershipInline,)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("memberships")
+
+    def audit_scope(self, obj) -> dict:
+        return {"organization": obj.organization}
+
+    @admin.display(description="roles")
+    def member_roles_held(self, obj):
+        return ", ".join(sorted(m.get_role_display() for m in obj.memberships.all()))

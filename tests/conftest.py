@@ -1,0 +1,152 @@
+"""Personas shared by the suite.
+
+Sponsor A (US) runs a trial shipping to Brazil: its editor alice, manager mona and viewer victor; the
+CRO Meridian acts for sponsor A (carl); Brazil's importer of record (rita reviews, ivan edits, imelda
+manages); the US exporter of record (eddie); a broker (bruno), a courier (cora) and the São Paulo site
+(sam). charlie is an editor of sponsor B and must never see anything of sponsor A."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.utils import timezone
+
+from shipments.models import Shipment
+from tests.factories import (
+    DocumentRequirementFactory,
+    LicenceFactory,
+    OrganizationFactory,
+    ShipmentFactory,
+    ShipmentItemFactory,
+    SponsorAuthorisationFactory,
+    TrialFactory,
+    UserFactory,
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgres = connection.vendor == "postgresql"
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://..."))
+
+
+@dataclass
+class World:
+    sponsor_a: object
+    sponsor_b: object
+    cro: object
+    ior: object
+    eor: object
+    broker: object
+    courier: object
+    site: object
+    trial: object
+    trial_b: object
+    alice: object
+    mona: object
+    victor: object
+    carl: object
+    rita: object
+    ivan: object
+    imelda: object
+    eddie: object
+    bruno: object
+    cora: object
+    sam: object
+    charlie: object
+
+    def shipment(self, **kwargs) -> Shipment:
+        """A draft of sponsor A's trial with every party assigned and one IMP item."""
+        items = kwargs.pop("items", 1)
+        defaults = {
+            "trial": self.trial,
+            "ior": self.ior,
+            "eor": self.eor,
+            "consignee": self.site,
+            "broker": self.broker,
+            "courier": self.courier,
+            "created_by": self.alice,
+        }
+        defaults.update(kwargs)
+        shipment = ShipmentFactory(**defaults)
+        for _ in range(items):
+            ShipmentItemFactory(shipment=shipment)
+        return shipment
+
+
+@pytest.fixture
+def world(db) -> World:
+    org = OrganizationFactory
+    sponsor_a = org(name="Sponsor A Pharma", country="US", roles=["sponsor"])
+    sponsor_b = org(name="Sponsor B Biotech", country="DE", roles=["sponsor"])
+    cro = org(name="Meridian CRO", country="GB", roles=["cro"])
+    SponsorAuthorisationFactory(sponsor=sponsor_a, cro=cro)
+    ior = org(name="Brasil IOR Ltda", country="BR", roles=["ior"])
+    LicenceFactory(organization=ior)
+    eor = org(name="US Export Services", country="US", roles=["eor"])
+    broker = org(name="Aduana Brokers", country="BR", roles=["broker"])
+    courier = org(name="ColdChain Couriers", country="US", roles=["courier"])
+    site = org(name="Hospital São Paulo", country="BR", roles=["consignee"])
+    user = UserFactory
+    return World(
+        sponsor_a=sponsor_a,
+        sponsor_b=sponsor_b,
+        cro=cro,
+        ior=ior,
+        eor=eor,
+        broker=broker,
+        courier=courier,
+        site=site,
+        trial=TrialFactory(sponsor=sponsor_a, protocol_number="SPA-301"),
+        trial_b=TrialFactory(sponsor=sponsor_b, protocol_number="SPB-101"),
+        alice=user(username="alice", organization=sponsor_a, roles=["editor"]),
+        mona=user(username="mona", organization=sponsor_a, roles=["manager"]),
+        victor=user(username="victor", organization=sponsor_a, roles=["viewer"]),
+        carl=user(username="carl", organization=cro, roles=["editor"]),
+        rita=user(username="rita", organization=ior, roles=["reviewer"]),
+        ivan=user(username="ivan", organization=ior, roles=["editor"]),
+        imelda=user(username="imelda", organization=ior, roles=["manager"]),
+        eddie=user(username="eddie", organization=eor, roles=["editor"]),
+        bruno=user(username="bruno", organization=broker, roles=["editor"]),
+        cora=user(username="cora", organization=courier, roles=["editor"]),
+        sam=user(username="sam", organization=site, roles=["editor"]),
+        charlie=user(username="charlie", organization=sponsor_b, roles=["editor", "manager"]),
+    )
+
+
+@pytest.fixture
+def requirements(db):
+    """Brazil demands an import permit from the IOR; the US an export declaration from the EOR."""
+    return [
+        DocumentRequirementFactory(
+            country__country="BR",
+            direction="import",
+            document_type="import_permit",
+            provided_by="ior",
+            lead_time_days=20,
+        ),
+        DocumentRequirementFactory(
+            country__country="US",
+            direction="export",
+            document_type="export_declaration",
+            provided_by="eor",
+            lead_time_days=3,
+        ),
+    ]
+
+
+def pdf_file(name: str = "permit.pdf", body: bytes = b"content") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, b"%PDF-1.4\n" + body + b"\n%%EOF\n", content_type="application/pdf")
+
+
+def force_status(shipment: Shipment, status: str) -> Shipment:
+    """Put a shipment straight into a state, for tests that start mid-lifecycle."""
+    Shipment.objects.filter(pk=shipment.pk).update(status=status)
+    return Shipment.objects.get(pk=shipment.pk)
+
+
+def days(n: int):
+    return timezone.localdate() + timedelta(days=n)

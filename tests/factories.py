@@ -1,0 +1,146 @@
+"""Factories for the domain. Defaults build a valid international refrigerated IMP shipment US → BR."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from compliance.models import CountryProfile, DocumentRequirement
+from parties.models import Licence, Membership, Organization, OrganizationRole, SponsorAuthorisation, User
+from shipments.models import Shipment, ShipmentItem, Site, Trial
+
+DEMO_PASSWORD = "Correct-Horse-Battery-9"
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+        django_get_or_create = ("name",)
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Organization {n}")
+    country = "US"
+
+    @factory.post_generation
+    def roles(self, create, extracted, **kwargs):
+        for role in extracted or ():
+            OrganizationRole.objects.get_or_create(organization=self, role=role)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.test")
+    first_name = factory.LazyAttribute(lambda u: u.username.capitalize())
+    organization = factory.SubFactory(OrganizationFactory)
+    password = factory.PostGenerationMethodCall("set_password", DEMO_PASSWORD)
+
+    @factory.post_generation
+    def roles(self, create, extracted, **kwargs):
+        for role in extracted or ():
+            Membership.objects.get_or_create(user=self, role=role)
+        if create:
+            self.save()
+
+
+class LicenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Licence
+
+    organization = factory.SubFactory(OrganizationFactory)
+    licence_type = "import_licence"
+    number = factory.Sequence(lambda n: f"LIC-{n:05d}")
+    issuing_authority = "ANVISA"
+    country = "BR"
+    valid_from = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=365))
+    valid_until = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=3 * 365))
+
+
+class SponsorAuthorisationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SponsorAuthorisation
+
+    valid_from = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=30))
+
+
+class TrialFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Trial
+
+    protocol_number = factory.Sequence(lambda n: f"PROT-{n:04d}")
+    title = "A phase III study of a monoclonal antibody"
+    sponsor = factory.SubFactory(OrganizationFactory)
+    phase = "3"
+
+
+class SiteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Site
+
+    trial = factory.SubFactory(TrialFactory)
+    organization = factory.SubFactory(OrganizationFactory, country="BR")
+    site_number = factory.Sequence(lambda n: f"{n:03d}")
+    name = "Hospital das Clínicas"
+    address = "Av. Dr. Enéas Carvalho de Aguiar 255, São Paulo"
+    country = "BR"
+
+
+class ShipmentFactory(factory.django.DjangoModelFactory):
+    """A draft ready to submit: every party assigned, one IMP item, a ship date two weeks out."""
+
+    class Meta:
+        model = Shipment
+
+    reference = factory.Sequence(lambda n: f"SHP-T-{n:05d}")
+    trial = factory.SubFactory(TrialFactory)
+    sponsor = factory.LazyAttribute(lambda s: s.trial.sponsor)
+    origin_country = "US"
+    origin_address = "1 Depot Way, Memphis, TN"
+    destination_country = "BR"
+    destination_address = "Av. Paulista 1000, São Paulo"
+    temperature_class = "refrigerated"
+    planned_ship_date = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=14))
+    declared_value = Decimal("12500.00")
+    currency = "USD"
+
+
+class ShipmentItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ShipmentItem
+
+    shipment = factory.SubFactory(ShipmentFactory)
+    product_name = "ABC-123 100 mg vial"
+    category = "imp"
+    hs_code = "300215"
+    quantity = Decimal("120")
+    unit = "vial"
+    lot_number = factory.Sequence(lambda n: f"L{n:05d}")
+    expiry_date = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=400))
+    unit_value = Decimal("100.00")
+
+
+class CountryProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CountryProfile
+        django_get_or_create = ("country",)
+
+    country = "BR"
+
+
+class DocumentRequirementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DocumentRequirement
+
+    country = factory.SubFactory(CountryProfileFactory)
+    direction = "import"
+    product_category = "imp"
+    document_type = "import_permit"
+    provided_by = "ior"
+    lead_time_days = 10
+    validity_days = 180
+    source = "Test fixture"
