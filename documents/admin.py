@@ -51,8 +51,16 @@ class DocumentAdmin(AuditedAdmin):
     # The status follows uploads and reviews (documents/services.py), each of which is audited there.
     readonly_fields = ("status", "created_at", "updated_at")
     # What the requirement said when the checklist was drawn up; the shipment's record, not to be rewritten.
-    snapshot_fields = ("shipment", "requirement", "side", "document_type", "lead_time_days", "validity_days",
-                       "legal_basis", "source")
+    snapshot_fields = (
+        "shipment",
+        "requirement",
+        "side",
+        "document_type",
+        "lead_time_days",
+        "validity_days",
+        "legal_basis",
+        "source",
+    )
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:

@@ -54,6 +54,25 @@ TRANSITION_VERBS = {
 }
 
 
+TRANSITION_LABELS = {
+    "submit": "Submit",
+    "submit_dossier": "Submit dossier",
+    "approve": "Approve dossier",
+    "reject": "Reject dossier",
+    "clear_export": "Clear export",
+    "dispatch": "Dispatch",
+    "arrive": "Record arrival",
+    "hold": "Put on customs hold",
+    "release": "Release from hold",
+    "clear": "Clear customs",
+    "out_for_delivery": "Out for delivery",
+    "deliver": "Confirm delivery",
+    "return_to_origin": "Return to origin",
+    "destroy": "Record destruction",
+    "cancel": "Cancel shipment",
+}
+
+
 def parties_of(shipment, user) -> set[str]:
     """The parts the user's organization plays in this shipment. A CRO authorised by the sponsor plays the sponsor."""
     org_id = getattr(user, "organization_id", None)

@@ -57,6 +57,8 @@ ITEM_FIELDS = (
 )
 # Transitions that must say why, for the record.
 REASON_REQUIRED = {"reject", "hold", "return_to_origin", "destroy", "cancel"}
+# Facts a transition records as it fires, besides a reason.
+TRANSITION_INPUTS = {"dispatch": ("airway_bill", "tracking_number"), "clear": ("customs_entry_number",)}
 
 
 def _new_reference() -> str:

@@ -1,0 +1,187 @@
+"""The Django admin for platform staff, and what every app's admin shares: read-only admins for records
+that must never change, and an audited admin so that a staff edit lands in the same hash-chained trail
+as a change made through the services."""
+
+from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.db.models.fields.files import FieldFile
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
+
+from ior_platform.core.audit import record_event
+from ior_platform.core.codes import country_name
+from ior_platform.core.models import AuditEvent, TaskClaim
+
+admin.site.site_header = "IOR/EOR platform administration"
+admin.site.site_title = "IOR/EOR platform administration"
+admin.site.index_title = "Records"
+
+# Never written to the trail, even when a form reports it changed.
+UNAUDITED_FIELDS = frozenset({"password", "last_login"})
+
+
+class CountryListFilter(admin.AllValuesFieldListFilter):
+    """Only the countries that occur, by name: the full ISO 3166 list would bury the few that matter."""
+
+    def choices(self, changelist):
+        codes = set(self.lookup_choices)
+        for choice in super().choices(changelist):
+            if choice["display"] in codes:
+                choice = {**choice, "display": f"{country_name(choice['display'])} ({choice['display']})"}
+            yield choice
+
+
+class ReadOnlyAdminMixin:
+    """Staff may look, never touch."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _field_values(obj, names) -> dict:
+    values = {}
+    for name in names:
+        if name in UNAUDITED_FIELDS:
+            continue
+        try:
+            field = obj._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if not field.concrete or field.many_to_many or field.primary_key:
+            continue
+        value = field.value_from_object(obj)
+        values[name] = value.name if isinstance(value, FieldFile) else value
+    return values
+
+
+def _stored_values(obj, names) -> dict:
+    return _field_values(type(obj)._base_manager.get(pk=obj.pk), names) if obj.pk is not None else {}
+
+
+def _changes(before: dict, after: dict, *, adding: bool) -> dict:
+    changes = {name: [before.get(name), value] for name, value in after.items() if before.get(name) != value}
+    if adding:
+        changes = {name: change for name, change in changes.items() if change[1] not in (None, "")}
+    return changes
+
+
+def _form_field_names(form) -> list[str]:
+    return list(form.fields) if form.instance.pk is None else list(form.changed_data)
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Writes an audit event for every add, change and deletion made here, inlines included, in the admin's
+    own transaction: without it a staff correction would be missing from the trail the dossier prints.
+    Subclasses name the chain that an object's events extend in `audit_scope`."""
+
+    # Fields the model derives on save, outside the form, compared as well.
+    audit_derived_fields: tuple[str, ...] = ()
+    # Authorities' and companies' sites are HTTPS; a bare domain typed in should not become an http:// link.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def audit_scope(self, obj) -> dict:
+        """`{"shipment": ...}` or `{"organization": ...}`; empty for the platform's own chain."""
+        return {}
+
+    def _lock_chain(self, scope: dict) -> None:
+        # The services' rule: a chain is extended only while the row that owns it is locked.
+        for anchor in scope.values():
+            if anchor is not None and anchor.pk is not None:
+                list(type(anchor)._base_manager.select_for_update().filter(pk=anchor.pk).values_list("pk"))
+
+    def _record(self, request, obj, verb: str, changes: dict, scope: dict) -> None:
+        record_event(
+            actor=request.user, action=f"{obj._meta.model_name}.{verb}_in_admin", target=obj, changes=changes, **scope
+        )
+
+    def save_model(self, request, obj, form, change):
+        scope = self.audit_scope(obj)
+        self._lock_chain(scope)
+        names = [*_form_field_names(form), *self.audit_derived_fields]
+        before = _stored_values(obj, names)
+        super().save_model(request, obj, form, change)
+        changes = _changes(before, _field_values(obj, names), adding=not change)
+        if not change or changes:
+            self._record(request, obj, "changed" if change else "created", changes, self.audit_scope(obj))
+
+    def delete_model(self, request, obj):
+        scope = self.audit_scope(obj)
+        self._lock_chain(scope)
+        self._record(request, obj, "deleted", {"object": [str(obj), None]}, scope)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+    def save_formset(self, request, form, formset, change):
+        scope = self.audit_scope(form.instance)
+        self._lock_chain(scope)
+        for deleted in formset.deleted_forms:
+            if deleted.instance.pk is not None:
+                self._record(request, deleted.instance, "deleted", {"object": [str(deleted.instance), None]}, scope)
+        # The link to the parent is the chain the event lands on, not a change worth recording.
+        parent_link = getattr(getattr(formset, "fk", None), "name", None)
+        edited = []
+        for inline_form in formset.forms:
+            if inline_form.has_changed() and inline_form not in formset.deleted_forms:
+                names = [name for name in _form_field_names(inline_form) if name != parent_link]
+                adding = inline_form.instance.pk is None
+                edited.append((inline_form, names, adding, _stored_values(inline_form.instance, names)))
+        formset.save()
+        for inline_form, names, adding, before in edited:
+            changes = _changes(before, _field_values(inline_form.instance, names), adding=adding)
+            if adding or changes:
+                self._record(request, inline_form.instance, "created" if adding else "changed", changes, scope)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("occurred_at", "chain", "sequence", "actor_label", "action", "target_repr", "target_type")
+    list_filter = ("action", ("target_type", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("target_repr", "actor_label", "reason", "chain")
+    list_select_related = ("target_type",)
+    date_hierarchy = "occurred_at"
+    ordering = ("-occurred_at", "-id")
+    fields = (
+        "occurred_at",
+        "chain",
+        "sequence",
+        "actor",
+        "actor_label",
+        "organization",
+        "shipment",
+        "target_type",
+        "target_id",
+        "target_repr",
+        "action",
+        "changes",
+        "reason",
+        "prev_hash",
+        "hash",
+        "chain_link",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="whole chain")
+    def chain_link(self, obj):
+        url = reverse("admin:core_auditevent_changelist")
+        return format_html('<a href="{}?{}">Every event of {}</a>', url, urlencode({"chain": obj.chain}), obj.chain)
+
+
+@admin.register(TaskClaim)
+class TaskClaimAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("key", "claimed_at")
+    search_fields = ("key",)
+    date_hierarchy = "claimed_at"
+    ordering = ("-claimed_at",)
+    fields = ("key", "claimed_at")
+    readonly_fields = fields
