@@ -51,6 +51,12 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} UTC {self.actor_label} {self.action} {self.target_repr}"
 
+    @property
+    def action_display(self) -> str:
+        """'shipment.submit_dossier' reads as 'Shipment: submit dossier'."""
+        subject, _, verb = self.action.partition(".")
+        return f"{subject.capitalize()}: {verb.replace('_', ' ')}" if verb else self.action.replace("_", " ")
+
 
 class TaskClaim(models.Model):
     """A unit of background work that has been done, keyed so that a retried or duplicated task
