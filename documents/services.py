@@ -17,6 +17,7 @@ from ior_platform.core.audit import record_event
 from ior_platform.core.errors import NotPermitted, TransitionRefused
 from parties.choices import PartyRole
 from shipments.choices import ShipmentStatus
+from shipments.models import Shipment
 from shipments.rules import parties_of, refusal
 
 # Checklist documents may be uploaded and reviewed only while the dossier is being put together or read.
@@ -65,6 +66,18 @@ def checklist_create(*, shipment) -> list[Document]:
     return Document.objects.bulk_create(documents)
 
 
+def _lock_open_shipment(actor, document: Document, verb: str):
+    """Lock the document's shipment and check, on the fresh row, that its documents are open: a caller holding an
+    old copy must not slip an upload or a review in after the dossier has moved on."""
+    shipment = Shipment.objects.for_user(actor).select_for_update().get(pk=document.shipment_id)
+    if shipment.status not in OPEN_FOR_DOCUMENTS:
+        raise TransitionRefused(
+            f"documents can be {verb} only during permit collection or dossier review; "
+            f"this shipment is {shipment.get_status_display().lower()}"
+        )
+    return shipment
+
+
 def _may_upload(actor, document) -> bool:
     parts = parties_of(document.shipment, actor)
     owes = document.owed_by_id is not None and document.owed_by_id == actor.organization_id
@@ -80,11 +93,6 @@ def document_version_upload(*, actor, document: Document, uploaded_file) -> Docu
     shipment = document.shipment
     if not _may_upload(actor, document) or not actor.has_member_role("editor", "reviewer", "manager"):
         raise NotPermitted("only the party that owes this document, or the importer of record, may upload it")
-    if shipment.status not in OPEN_FOR_DOCUMENTS:
-        raise TransitionRefused(
-            f"documents can be uploaded only during permit collection or dossier review; "
-            f"this shipment is {shipment.get_status_display().lower()}"
-        )
     size = uploaded_file.size or 0
     if size == 0:
         raise ValidationError({"file": "The file is empty."})
@@ -101,6 +109,7 @@ def document_version_upload(*, actor, document: Document, uploaded_file) -> Docu
     )
     try:
         with transaction.atomic():
+            shipment = _lock_open_shipment(actor, document, "uploaded")
             locked = Document.objects.select_for_update().get(pk=document.pk)
             version.document = locked
             version.number = (locked.versions.aggregate(n=Max("number"))["n"] or 0) + 1
@@ -136,11 +145,8 @@ def document_review(*, actor, version: DocumentVersion, decision: str, comment: 
         raise ValidationError({"decision": f"Choose one of: {', '.join(ReviewDecision.values)}."})
     if decision == ReviewDecision.REJECTED and not comment.strip():
         raise ValidationError({"comment": "Say why the document is rejected, so the owing party can fix it."})
-    if shipment.status not in OPEN_FOR_DOCUMENTS:
-        raise TransitionRefused(
-            f"documents of a shipment that is {shipment.get_status_display().lower()} are not under review"
-        )
     with transaction.atomic():
+        shipment = _lock_open_shipment(actor, document, "reviewed")
         locked = DocumentVersion.objects.select_for_update().get(pk=version.pk)
         newest = locked.document.versions.order_by("-number").values_list("pk", flat=True).first()
         if newest != locked.pk:

@@ -70,14 +70,21 @@ def _approve(shipment) -> list[str]:
     reasons = _documents_not_in(shipment, {DocumentStatus.APPROVED}, "not approved")
     reasons.extend(_item_expiry_reasons(shipment))
     if shipment.route_kind == RouteKind.INTERNATIONAL and shipment.ior_id:
-        licences = [lic for lic in shipment.ior.licences.all() if lic.licence_type == LicenceType.IMPORT_LICENCE]
+        licences = [
+            lic
+            for lic in shipment.ior.licences.all()
+            if lic.licence_type == LicenceType.IMPORT_LICENCE and lic.country == shipment.destination_country
+        ]
         if not any(lic.is_valid_on(shipment.planned_ship_date) for lic in licences):
             lapsed = [lic for lic in licences if lic.valid_until and lic.valid_until < shipment.planned_ship_date]
             if lapsed:
                 latest = max(lapsed, key=lambda lic: lic.valid_until)
                 reasons.append(f"the IOR's import licence {latest.number} expired on {latest.valid_until:%Y-%m-%d}")
             else:
-                reasons.append(f"the IOR {shipment.ior} holds no import licence valid on the planned ship date")
+                reasons.append(
+                    f"the IOR {shipment.ior} holds no import licence for "
+                    f"{country_name(shipment.destination_country)} valid on the planned ship date"
+                )
     return reasons
 
 

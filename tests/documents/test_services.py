@@ -112,3 +112,14 @@ def test_lapsed_approved_documents_expire_once(world, permit):
     permit.refresh_from_db()
     assert permit.status == DocumentStatus.EXPIRED
     assert AuditEvent.objects.filter(action="document.expired").count() == 1
+
+
+def test_a_stale_document_copy_cannot_upload_or_review_after_approval(world, permit):
+    version = document_version_upload(actor=world.ivan, document=permit, uploaded_file=pdf_file())
+    stale_version = DocumentVersion.objects.select_related("document__shipment").get(pk=version.pk)
+    stale_document = stale_version.document
+    force_status(permit.shipment, S.APPROVED)
+    with pytest.raises(TransitionRefused, match="this shipment is approved"):
+        document_version_upload(actor=world.ivan, document=stale_document, uploaded_file=pdf_file())
+    with pytest.raises(TransitionRefused, match="can be reviewed only during"):
+        document_review(actor=world.rita, version=stale_version, decision="approved")

@@ -341,3 +341,13 @@ def test_time_is_stored_in_utc(world):
     shipment = services.shipment_submit(actor=world.alice, shipment=world.shipment())
     assert shipment.submitted_at.utcoffset() == timedelta(0)
     assert abs(shipment.submitted_at - timezone.now()) < timedelta(minutes=1)
+
+
+def test_approve_needs_an_import_licence_for_the_destination_country(world):
+    world.ior.licences.update(country="IN")
+    shipment = force_status(world.shipment(), S.DOSSIER_REVIEW)
+    with pytest.raises(TransitionRefused) as refused:
+        services.shipment_approve(actor=world.rita, shipment=shipment)
+    assert refused.value.reasons == [
+        "the IOR Brasil IOR Ltda holds no import licence for Brazil valid on the planned ship date"
+    ]
