@@ -60,6 +60,7 @@ class DocumentType(models.TextChoices):
     MATERIAL_TRANSFER_AGREEMENT = "material_transfer_agreement", "Material transfer agreement"
     LETTER_OF_AUTHORISATION = "letter_of_authorisation", "Letter of authorisation"
     PERMIT_TO_IMPORT_BIOLOGICALS = "permit_to_import_biologicals", "Permit to import biological material"
+    STANDARD_CLEARANCE_REPORT = "standard_clearance_report", "Standard clearance report"
 
 
 # Document types that are themselves authorisations to move the goods: missing one blocks the route.

@@ -1,9 +1,11 @@
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from compliance.choices import DocumentType, ProductCategory, TemperatureClass, TradeDirection
 from ior_platform.core.codes import CountryField, country_name, valid_country_constraint
+from ior_platform.core.tenancy import TenantQuerySet
 from parties.choices import PartyRole
+from shipments.choices import QuantityUnit
 
 
 class CountryProfile(models.Model):
@@ -79,6 +81,9 @@ class DocumentRequirement(models.Model):
     )
     value_currency = models.CharField(max_length=3, blank=True)
     document_type = models.CharField(max_length=40, choices=DocumentType.choices)
+    title = models.CharField(
+        max_length=200, blank=True, help_text="The document's local name, e.g. 'Form CT-17 test licence'."
+    )
     provided_by = models.CharField(max_length=20, choices=PartyRole.choices)
     lead_time_days = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Unknown when empty.")
     validity_days = models.PositiveIntegerField(null=True, blank=True, help_text="Unknown or unlimited when empty.")
@@ -109,8 +114,12 @@ class DocumentRequirement(models.Model):
     def __str__(self) -> str:
         return (
             f"{self.country.country} {self.get_direction_display()} {self.get_product_category_display()}: "
-            f"{self.get_document_type_display()}"
+            f"{self.display_title}"
         )
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.get_document_type_display()
 
     def applies_to(self, *, category: str, temperature_class: str, declared_value, currency: str) -> bool:
         if not self.is_active or self.product_category != category:
@@ -121,3 +130,85 @@ class DocumentRequirement(models.Model):
             # A threshold in another currency cannot be compared without a rate: treat it as applying.
             return currency != self.value_currency or declared_value >= self.min_declared_value
         return True
+
+
+class Permit(models.Model):
+    """An authorisation to move a trial's goods across a border (import permit, test licence, export licence,
+    NOL): who holds it, which authority issued it, until when, and how much of each product it allows."""
+
+    permit_type = models.CharField(max_length=40, choices=DocumentType.choices)
+    holder = models.ForeignKey("parties.Organization", on_delete=models.PROTECT, related_name="permits")
+    trial = models.ForeignKey("shipments.Trial", on_delete=models.PROTECT, related_name="permits")
+    country = CountryField()
+    direction = models.CharField(max_length=10, choices=TradeDirection.choices, default=TradeDirection.IMPORT)
+    authority = models.CharField(max_length=200)
+    number = models.CharField(max_length=100)
+    valid_from = models.DateField()
+    valid_until = models.DateField()
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    tenancy = ("trial", "trial__")
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["country", "valid_until"]
+        constraints = [
+            models.UniqueConstraint(fields=["authority", "number"], name="permit_number_unique"),
+            models.CheckConstraint(condition=Q(valid_until__gte=F("valid_from")), name="permit_dates_ordered"),
+            valid_country_constraint("country", model="permit"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_permit_type_display()} {self.number} ({self.country})"
+
+    def is_valid_on(self, day) -> bool:
+        return self.valid_from <= day <= self.valid_until
+
+
+class PermitLine(models.Model):
+    """One product a permit authorises, with the quantity it allows in total across shipments."""
+
+    permit = models.ForeignKey(Permit, on_delete=models.CASCADE, related_name="lines")
+    product_name = models.CharField(max_length=200)
+    authorised_quantity = models.DecimalField(max_digits=12, decimal_places=3)
+    unit = models.CharField(max_length=10, choices=QuantityUnit.choices, default=QuantityUnit.EACH)
+
+    tenancy = ("trial", "permit__trial__")
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["permit", "product_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["permit", "product_name"], name="permitline_product_unique"),
+            models.CheckConstraint(condition=Q(authorised_quantity__gt=0), name="permitline_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_name}: {self.authorised_quantity.normalize():f} {self.get_unit_display()}"
+
+
+class PermitDrawdown(models.Model):
+    """The quantity of one shipment item counted against a permit line, taken when the dossier is approved
+    and given back if the shipment is cancelled before it leaves."""
+
+    line = models.ForeignKey(PermitLine, on_delete=models.PROTECT, related_name="drawdowns")
+    shipment = models.ForeignKey("shipments.Shipment", on_delete=models.PROTECT, related_name="permit_drawdowns")
+    item = models.ForeignKey("shipments.ShipmentItem", on_delete=models.PROTECT, related_name="permit_drawdowns")
+    quantity = models.DecimalField(max_digits=12, decimal_places=3)
+    drawn_at = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    tenancy = ("shipment", "shipment__")
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["line", "item"], condition=Q(released_at__isnull=True), name="permitdrawdown_once_per_item"
+            ),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="permitdrawdown_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shipment} draws {self.quantity.normalize():f} of {self.line}"

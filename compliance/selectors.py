@@ -14,6 +14,7 @@ class RequiredDocument:
     side: str
     country: str
     document_type: str
+    title: str
     provided_by: str
     lead_time_days: int | None
     validity_days: int | None
@@ -66,6 +67,7 @@ def required_documents(
                     side=direction,
                     country=country,
                     document_type=req.document_type,
+                    title=req.display_title,
                     provided_by=req.provided_by,
                     lead_time_days=req.lead_time_days,
                     validity_days=req.validity_days,

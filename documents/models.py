@@ -25,6 +25,7 @@ class Document(models.Model):
     )
     side = models.CharField(max_length=10, choices=TradeDirection.choices)
     document_type = models.CharField(max_length=40, choices=DocumentType.choices)
+    title = models.CharField(max_length=200, blank=True, help_text="Snapshot of the requirement's local name.")
     owed_by_role = models.CharField(max_length=20, choices=PartyRole.choices)
     owed_by = models.ForeignKey(
         "parties.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="owed_documents"
@@ -37,6 +38,10 @@ class Document(models.Model):
     status = models.CharField(max_length=20, choices=DocumentStatus.choices, default=DocumentStatus.REQUESTED)
     valid_from = models.DateField(null=True, blank=True)
     valid_until = models.DateField(null=True, blank=True)
+    declared_lines = models.JSONField(
+        default=list, blank=True,
+        help_text='What an invoice or permit states, for cross-checks: [{"product_name": ..., "quantity": ...}].',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -61,7 +66,7 @@ class Document(models.Model):
 
     @property
     def label(self) -> str:
-        return f"{self.get_document_type_display()} ({self.get_side_display().lower()})"
+        return f"{self.title or self.get_document_type_display()} ({self.get_side_display().lower()})"
 
 
 class DocumentVersion(models.Model):

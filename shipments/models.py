@@ -185,6 +185,11 @@ class Shipment(ConcurrentTransitionMixin, models.Model):
     duties_payer = models.CharField(max_length=20, choices=DutiesPayer.choices, blank=True)
     duty_exemption_applied = models.BooleanField(default=False)
 
+    compliance_flag = models.TextField(
+        blank=True, help_text="Why the country requirements behind this open shipment changed since it was submitted."
+    )
+    compliance_flagged_at = models.DateTimeField(null=True, blank=True)
+
     status = FSMField(default=S.DRAFT, choices=S.choices, protected=True, db_index=True)
     status_changed_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
