@@ -16,9 +16,12 @@ BR = textwrap.dedent(
     """\
     country: BR
     regulatory_authority:
-      name: {value: "Agência Nacional de Vigilância Sanitária", source: "https://www.gov.br/anvisa/pt-br", verified_on: 2026-11-23}
+      name:
+        value: "Agência Nacional de Vigilância Sanitária"
+        source: "https://www.gov.br/anvisa/pt-br"
+        verified_on: 2026-11-23
       acronym: {value: ANVISA, source: "https://www.gov.br/anvisa/pt-br", verified_on: 2026-11-23}
-      url: {value: "https://www.gov.br/anvisa/pt-br", source: "https://www.gov.br/anvisa/pt-br", verified_on: 2026-11-23}
+      url: {value: "https://www.gov.br/anvisa/pt-br", source: "https://www.gov.br/anvisa", verified_on: 2026-11-23}
     local_ior_mandatory: {value: true, source: "RDC ANVISA 81/2008", verified_on: 2026-11-23}
     standard_vat_rate: {value: null, note: "No single national rate (ICMS varies by state)"}
     typical_clearance_days: {value: null}
