@@ -353,7 +353,7 @@ def parse_directory(directory: Path = DATA_DIR) -> list[CountryData]:
     return parsed
 
 
-def _flag_open_shipments(*, country: str, directions: set[str], reason: str) -> int:
+def flag_open_shipments(*, country: str, directions: set[str], reason: str) -> int:
     from shipments.models import Shipment
 
     route = Q()
@@ -452,7 +452,7 @@ def _apply_country(data: CountryData, report: LoadReport, actor) -> None:
             report.requirements_retired += 1
             touched.add(key[0])
     if touched:
-        report.shipments_flagged += _flag_open_shipments(
+        report.shipments_flagged += flag_open_shipments(
             country=data.country,
             directions=touched,
             reason=f"{profile.country_name}'s document requirements changed on {timezone.now():%Y-%m-%d}; "

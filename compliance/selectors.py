@@ -15,6 +15,7 @@ class RequiredDocument:
     country: str
     document_type: str
     title: str
+    local_title: str
     provided_by: str
     lead_time_days: int | None
     validity_days: int | None
@@ -68,6 +69,7 @@ def required_documents(
                     country=country,
                     document_type=req.document_type,
                     title=req.display_title,
+                    local_title=req.title,
                     provided_by=req.provided_by,
                     lead_time_days=req.lead_time_days,
                     validity_days=req.validity_days,

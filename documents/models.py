@@ -39,7 +39,8 @@ class Document(models.Model):
     valid_from = models.DateField(null=True, blank=True)
     valid_until = models.DateField(null=True, blank=True)
     declared_lines = models.JSONField(
-        default=list, blank=True,
+        default=list,
+        blank=True,
         help_text='What an invoice or permit states, for cross-checks: [{"product_name": ..., "quantity": ...}].',
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -52,7 +52,7 @@ def checklist_create(*, shipment) -> list[Document]:
             requirement_id=req.requirement_id,
             side=req.side,
             document_type=req.document_type,
-            title=req.title,
+            title=req.local_title,
             owed_by_role=req.provided_by,
             owed_by=_owing_organization(shipment, req.provided_by),
             due_date=req.due_date(shipment.planned_ship_date),

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils import timezone
 
-from ior_platform.core.admin import AuditedAdmin, CountryListFilter
+from ior_platform.core.admin import AuditedAdmin, CountryListFilter, ReadOnlyAdminMixin
 from parties.models import (
     Address,
     Contact,
@@ -10,9 +10,12 @@ from parties.models import (
     Membership,
     Organization,
     OrganizationRole,
+    Screening,
+    ScreeningListEntry,
     SponsorAuthorisation,
     User,
 )
+from parties.tasks import screen_organization
 
 
 class OrganizationRoleInline(admin.TabularInline):
@@ -50,6 +53,11 @@ class OrganizationAdmin(AuditedAdmin):
 
     def audit_scope(self, obj) -> dict:
         return {"organization": obj}
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # After commit, so the worker sees the addresses the inlines save after this method returns.
+        screen_organization.delay_on_commit(obj.pk)
 
     # Shipments, trials, users and audit events point at organizations: deactivate one instead.
     def has_delete_permission(self, request, obj=None):
@@ -127,3 +135,22 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
     @admin.display(description="roles")
     def member_roles_held(self, obj):
         return ", ".join(sorted(m.get_role_display() for m in obj.memberships.all()))
+
+
+# Lists come from load_screening_list and screenings from the services: both are records, not forms.
+@admin.register(ScreeningListEntry)
+class ScreeningListEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "list_name", "entity_number", "entry_type", "start_date", "list_version", "delisted_at")
+    list_filter = ("source", ("delisted_at", admin.EmptyFieldListFilter), "entry_type")
+    search_fields = ("name", "alt_names", "entity_number", "addresses")
+    date_hierarchy = "loaded_at"
+    formfield_overrides = AuditedAdmin.formfield_overrides
+
+
+@admin.register(Screening)
+class ScreeningAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("screened_at", "organization", "status", "score", "matched_entry", "matched_on", "cleared_by")
+    list_filter = ("status", "matched_on")
+    search_fields = ("organization__name", "matched_text", "screened_text", "clearance_reason")
+    list_select_related = ("organization", "matched_entry", "cleared_by")
+    date_hierarchy = "screened_at"

@@ -39,6 +39,9 @@ def _submit(shipment) -> list[str]:
     if not shipment.declared_value:
         reasons.append("the declared value is zero")
     reasons.extend(_item_expiry_reasons(shipment))
+    from compliance.preflight import screening_reasons
+
+    reasons.extend(screening_reasons(_parties(shipment)))
     return reasons
 
 
@@ -63,28 +66,28 @@ def _submit_dossier(shipment) -> list[str]:
     return _documents_not_in(shipment, {DocumentStatus.UPLOADED, DocumentStatus.APPROVED}, "not uploaded yet")
 
 
-def _approve(shipment) -> list[str]:
-    from documents.choices import DocumentStatus
-    from parties.choices import LicenceType
+def _parties(shipment):
+    return [shipment.sponsor, shipment.ior, shipment.eor, shipment.consignee, shipment.broker]
 
-    reasons = _documents_not_in(shipment, {DocumentStatus.APPROVED}, "not approved")
+
+def _approve(shipment) -> list[str]:
+    from compliance.consistency import consistency_reasons
+    from compliance.permits import permit_reasons
+    from compliance.preflight import licence_reasons, screening_reasons
+    from documents.choices import DocumentStatus
+
+    reasons = []
+    if shipment.compliance_flag:
+        reasons.append(f"{shipment.compliance_flag} (an IOR reviewer must re-check the checklist)")
+    reasons.extend(_documents_not_in(shipment, {DocumentStatus.APPROVED}, "not approved"))
     reasons.extend(_item_expiry_reasons(shipment))
     if shipment.route_kind == RouteKind.INTERNATIONAL and shipment.ior_id:
-        licences = [
-            lic
-            for lic in shipment.ior.licences.all()
-            if lic.licence_type == LicenceType.IMPORT_LICENCE and lic.country == shipment.destination_country
-        ]
-        if not any(lic.is_valid_on(shipment.planned_ship_date) for lic in licences):
-            lapsed = [lic for lic in licences if lic.valid_until and lic.valid_until < shipment.planned_ship_date]
-            if lapsed:
-                latest = max(lapsed, key=lambda lic: lic.valid_until)
-                reasons.append(f"the IOR's import licence {latest.number} expired on {latest.valid_until:%Y-%m-%d}")
-            else:
-                reasons.append(
-                    f"the IOR {shipment.ior} holds no import licence for "
-                    f"{country_name(shipment.destination_country)} valid on the planned ship date"
-                )
+        reasons.extend(
+            licence_reasons(shipment.ior, country=shipment.destination_country, day=shipment.planned_ship_date)
+        )
+    reasons.extend(consistency_reasons(shipment))
+    reasons.extend(permit_reasons(shipment))
+    reasons.extend(screening_reasons(_parties(shipment)))
     return reasons
 
 
@@ -104,6 +107,9 @@ def _dispatch(shipment) -> list[str]:
         reasons.append(f"export clearance in {country_name(shipment.origin_country)} is required before dispatch")
     if not (shipment.airway_bill or shipment.tracking_number):
         reasons.append("no air waybill or tracking number recorded")
+    from compliance.permits import permit_validity_reasons
+
+    reasons.extend(permit_validity_reasons(shipment, on_day=max(timezone.localdate(), shipment.planned_ship_date)))
     return reasons
 
 

@@ -30,6 +30,7 @@ ACTION_ACTORS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "edit_draft": (frozenset({P.SPONSOR}), frozenset({R.EDITOR, R.MANAGER})),
     "create_return": (frozenset({P.SPONSOR, P.IOR}), frozenset({R.EDITOR, R.MANAGER})),
     "review_document": (frozenset({P.IOR}), frozenset({R.REVIEWER})),
+    "recheck_compliance": (frozenset({P.IOR}), frozenset({R.REVIEWER})),
 }
 
 TRANSITION_VERBS = {
@@ -51,6 +52,7 @@ TRANSITION_VERBS = {
     "edit_draft": "edit",
     "create_return": "create a return of",
     "review_document": "review documents of",
+    "recheck_compliance": "re-check the requirements of",
 }
 
 

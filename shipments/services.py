@@ -12,11 +12,13 @@ from django.db.models import Max
 from django.utils import timezone
 from django_fsm import ConcurrentTransition
 
+from compliance.permits import permit_draw_down, permit_release
 from documents.services import checklist_create
 from ior_platform.core.audit import diff, record_event, snapshot
 from ior_platform.core.errors import ConflictError, NotPermitted, TransitionRefused
 from ior_platform.core.tenancy import acting_sponsor_ids
 from parties.models import Organization
+from parties.screening import screening_blockers
 from shipments.choices import ShipmentStatus
 from shipments.guards import blockers
 from shipments.models import Shipment, ShipmentItem, Trial
@@ -241,6 +243,7 @@ def _fire(
     name: str,
     reason: str = "",
     updates: dict | None = None,
+    prepare: Callable[[Shipment], None] | None = None,
     after: Callable[[Shipment], None] | None = None,
 ) -> Shipment:
     reason = (reason or "").strip()
@@ -255,6 +258,8 @@ def _fire(
             denied = refusal(locked, actor, name)
             if denied:
                 raise NotPermitted(denied)
+            if prepare and name in transitions_from(locked):
+                prepare(locked)
             reasons = transition_refusals(locked, actor, name)
             if reasons:
                 raise TransitionRefused(reasons)
@@ -289,15 +294,26 @@ def shipment_submit_dossier(*, actor, shipment: Shipment) -> Shipment:
 
 
 def shipment_approve(*, actor, shipment: Shipment) -> Shipment:
-    return _fire(actor=actor, shipment=shipment, name="approve")
+    def draw_down_permits(locked: Shipment) -> None:
+        permit_draw_down(shipment=locked)
+
+    return _fire(actor=actor, shipment=shipment, name="approve", after=draw_down_permits)
 
 
 def shipment_reject(*, actor, shipment: Shipment, reason: str) -> Shipment:
     return _fire(actor=actor, shipment=shipment, name="reject", reason=reason)
 
 
+def _screen_parties(actor):
+    def screen(locked: Shipment) -> None:
+        # Screening is re-run right before export clearance, so a list loaded since the last check counts.
+        screening_blockers([locked.sponsor, locked.ior, locked.eor, locked.consignee, locked.broker], actor=actor)
+
+    return screen
+
+
 def shipment_clear_export(*, actor, shipment: Shipment) -> Shipment:
-    return _fire(actor=actor, shipment=shipment, name="clear_export")
+    return _fire(actor=actor, shipment=shipment, name="clear_export", prepare=_screen_parties(actor))
 
 
 def shipment_dispatch(*, actor, shipment: Shipment, airway_bill: str = "", tracking_number: str = "") -> Shipment:
@@ -347,7 +363,10 @@ def shipment_destroy(*, actor, shipment: Shipment, reason: str) -> Shipment:
 
 
 def shipment_cancel(*, actor, shipment: Shipment, reason: str) -> Shipment:
-    return _fire(actor=actor, shipment=shipment, name="cancel", reason=reason)
+    def give_back_permits(locked: Shipment) -> None:
+        permit_release(shipment=locked)
+
+    return _fire(actor=actor, shipment=shipment, name="cancel", reason=reason, after=give_back_permits)
 
 
 TRANSITION_SERVICES: dict[str, Callable[..., Shipment]] = {
@@ -367,6 +386,31 @@ TRANSITION_SERVICES: dict[str, Callable[..., Shipment]] = {
     "destroy": shipment_destroy,
     "cancel": shipment_cancel,
 }
+
+
+@transaction.atomic
+def shipment_compliance_recheck(*, actor, shipment: Shipment, note: str = "") -> Shipment:
+    """An IOR reviewer takes in changed country requirements: documents they now demand are added to the checklist
+    (nothing is removed: what was submitted stays on record) and the review flag is lifted."""
+    locked = _locked(actor, shipment)
+    denied = refusal(locked, actor, "recheck_compliance")
+    if denied:
+        raise NotPermitted(denied)
+    if not locked.compliance_flag:
+        raise TransitionRefused(f"{locked.reference} has no changed requirements to re-check")
+    added = checklist_create(shipment=locked)
+    flag = locked.compliance_flag
+    locked.compliance_flag, locked.compliance_flagged_at = "", None
+    locked.save(update_fields=["compliance_flag", "compliance_flagged_at", "updated_at"])
+    record_event(
+        actor=actor,
+        action="shipment.compliance_rechecked",
+        target=locked,
+        changes={"compliance_flag": [flag, ""], "documents_added": [None, [d.label for d in added]]},
+        reason=note,
+        shipment=locked,
+    )
+    return locked
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ manages); the US exporter of record (eddie); a broker (bruno), a courier (cora) 
 
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -61,6 +62,7 @@ class World:
     def shipment(self, **kwargs) -> Shipment:
         """A draft of sponsor A's trial with every party assigned and one IMP item."""
         items = kwargs.pop("items", 1)
+        kwargs.setdefault("declared_value", Decimal("12000.00") * max(items, 1))
         defaults = {
             "trial": self.trial,
             "ior": self.ior,
@@ -136,6 +138,26 @@ def requirements(db):
             lead_time_days=3,
         ),
     ]
+
+
+@pytest.fixture
+def brazil_permit(world):
+    """ANVISA's import consent for sponsor A's trial, held by the IOR: 1,000 vials of the test product."""
+    from compliance.models import Permit, PermitLine
+
+    permit = Permit.objects.create(
+        permit_type="import_permit",
+        holder=world.ior,
+        trial=world.trial,
+        country="BR",
+        direction="import",
+        authority="ANVISA",
+        number="LI-26/0001",
+        valid_from=days(-10),
+        valid_until=days(180),
+    )
+    PermitLine.objects.create(permit=permit, product_name="ABC-123 100 mg vial", authorised_quantity=1000, unit="vial")
+    return permit
 
 
 def pdf_file(name: str = "permit.pdf", body: bytes = b"content") -> SimpleUploadedFile:

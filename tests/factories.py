@@ -105,7 +105,7 @@ class ShipmentFactory(factory.django.DjangoModelFactory):
     destination_address = "Av. Paulista 1000, São Paulo"
     temperature_class = "refrigerated"
     planned_ship_date = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=14))
-    declared_value = Decimal("12500.00")
+    declared_value = Decimal("12000.00")
     currency = "USD"
 
 

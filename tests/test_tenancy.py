@@ -1,16 +1,21 @@
 """One rule decides who sees what. charlie of sponsor B must get nothing of sponsor A anywhere."""
 
 import re
+from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.apps import apps
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from compliance.models import PermitDrawdown
 from documents.services import document_version_upload
 from ior_platform.core.models import AuditEvent
 from ior_platform.core.tenancy import restrict
 from parties.models import Address, Contact, Organization
+from parties.screening import organization_screen
 from shipments import selectors, services
 from shipments.models import Shipment
 from tests.conftest import pdf_file
@@ -20,13 +25,18 @@ TENANT_MODELS = [m for m in apps.get_models() if hasattr(m, "tenancy")]
 
 
 @pytest.fixture
-def a_shipment(world, requirements):
+def a_shipment(world, requirements, brazil_permit):
     """Sponsor A's shipment with a site, a checklist, an uploaded version and audit events."""
     SiteFactory(trial=world.trial, organization=world.site)
     Address.objects.create(organization=world.sponsor_a, label="HQ", line1="1 Main St", city="Boston", country="US")
     Contact.objects.create(organization=world.sponsor_a, name="Ann Logistics")
     shipment = services.shipment_submit(actor=world.alice, shipment=world.shipment())
     document_version_upload(actor=world.ivan, document=shipment.documents.first(), uploaded_file=pdf_file())
+    PermitDrawdown.objects.create(
+        line=brazil_permit.lines.get(), shipment=shipment, item=shipment.items.get(), quantity=Decimal(1)
+    )
+    call_command("load_screening_list", "tests/data/screening/csl_sample.csv", stdout=StringIO())
+    organization_screen(organization=world.sponsor_a)
     return shipment
 
 

@@ -1,11 +1,13 @@
 import datetime
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.contrib import admin
+from django.core.management import call_command
 from django.urls import reverse
 
-from compliance.models import CountryProfile, DocumentRequirement
+from compliance.models import CountryProfile, DocumentRequirement, Permit, PermitDrawdown, PermitLine
 from documents.models import Document, DocumentVersion
 from ior_platform.core.audit import record_event
 from ior_platform.core.models import AuditEvent, TaskClaim
@@ -19,6 +21,7 @@ from parties.models import (
     SponsorAuthorisation,
     User,
 )
+from parties.screening import organization_screen
 from shipments.models import Shipment, ShipmentItem, Site, Trial
 
 pytestmark = pytest.mark.django_db
@@ -116,6 +119,20 @@ def every_record(staff, sponsor, trial, shipment):
         uploaded_by=staff,
     )
     TaskClaim.objects.create(key="chase:1:7")
+    permit = Permit.objects.create(
+        permit_type="import_permit",
+        holder=sponsor,
+        trial=trial,
+        country="BR",
+        authority="ANVISA",
+        number="LI-1",
+        valid_from=datetime.date(2026, 1, 1),
+        valid_until=datetime.date(2030, 1, 1),
+    )
+    line = PermitLine.objects.create(permit=permit, product_name="Drug X", authorised_quantity=Decimal(100))
+    PermitDrawdown.objects.create(line=line, shipment=shipment, item=shipment.items.get(), quantity=Decimal(10))
+    call_command("load_screening_list", "tests/data/screening/csl_sample.csv", stdout=StringIO())
+    organization_screen(organization=sponsor)
     return site
 
 

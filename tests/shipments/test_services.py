@@ -173,7 +173,7 @@ def walk_dossier(world, shipment):
     return services.shipment_submit_dossier(actor=world.alice, shipment=Shipment.objects.get(pk=shipment.pk))
 
 
-def test_dossier_guards_count_documents_not_uploaded_and_not_approved(world, requirements):
+def test_dossier_guards_count_documents_not_uploaded_and_not_approved(world, requirements, brazil_permit):
     shipment = services.shipment_submit(actor=world.alice, shipment=world.shipment())
     with pytest.raises(TransitionRefused) as refused:
         services.shipment_submit_dossier(actor=world.alice, shipment=shipment)
@@ -196,7 +196,7 @@ def test_dossier_guards_count_documents_not_uploaded_and_not_approved(world, req
     ]
 
 
-def test_full_journey_to_delivery_keeps_an_intact_audit_chain(world, requirements):
+def test_full_journey_to_delivery_keeps_an_intact_audit_chain(world, requirements, brazil_permit):
     shipment = services.shipment_submit(actor=world.alice, shipment=world.shipment())
     shipment = walk_dossier(world, shipment)
     shipment = services.shipment_approve(actor=world.rita, shipment=shipment)

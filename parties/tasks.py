@@ -1,0 +1,24 @@
+"""Background work that follows changes to organizations. Tasks take ids, are dispatched after commit,
+and find work already done, so a retry or a duplicate delivery records nothing twice."""
+
+from celery import shared_task
+
+from parties.models import Organization
+from parties.screening import ScreeningUnavailable, current_index, organization_screen
+
+
+@shared_task(acks_late=True)
+def screen_organization(organization_id: int) -> int | None:
+    """Screen an organization against the restricted-party lists; the id of the screening, or None."""
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None:
+        return None
+    latest = organization.screenings.first()
+    list_changed_at = current_index().updated_at
+    if latest and latest.screened_at >= max(m for m in (organization.updated_at, list_changed_at) if m):
+        return latest.pk
+    try:
+        return organization_screen(organization=organization).pk
+    except ScreeningUnavailable:
+        # Nothing loaded yet; export clearance screens the organization once a list is.
+        return None
