@@ -1,0 +1,13 @@
+"""Platform health checks for the task queue."""
+
+import socket
+from datetime import UTC, datetime
+
+from celery import shared_task
+
+
+@shared_task
+def ping() -> dict[str, str]:
+    # Hostname and time let a caller tell which worker answered and that the answer is fresh,
+    # not a stale result left in the backend.
+    return {"reply": "pong", "hostname": socket.gethostname(), "at": datetime.now(UTC).isoformat()}
