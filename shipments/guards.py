@@ -3,9 +3,13 @@ an empty list means the way is clear. Guards read, never write."""
 
 from django.utils import timezone
 
+from compliance.consistency import consistency_reasons
 from compliance.models import CountryProfile
+from compliance.permits import permit_reasons, permit_validity_reasons
+from compliance.preflight import licence_reasons, screening_reasons
+from documents.choices import DocumentStatus
 from ior_platform.core.codes import country_name
-from shipments.choices import RouteKind
+from shipments.choices import RouteKind, ShipmentStatus
 
 
 def _item_expiry_reasons(shipment) -> list[str]:
@@ -39,15 +43,11 @@ def _submit(shipment) -> list[str]:
     if not shipment.declared_value:
         reasons.append("the declared value is zero")
     reasons.extend(_item_expiry_reasons(shipment))
-    from compliance.preflight import screening_reasons
-
     reasons.extend(screening_reasons(_parties(shipment)))
     return reasons
 
 
 def _documents_not_in(shipment, statuses: set[str], wording: str) -> list[str]:
-    from documents.choices import DocumentStatus
-
     missing = [doc for doc in shipment.documents.all() if doc.status not in statuses]
     if not missing:
         return []
@@ -61,8 +61,6 @@ def _documents_not_in(shipment, statuses: set[str], wording: str) -> list[str]:
 
 
 def _submit_dossier(shipment) -> list[str]:
-    from documents.choices import DocumentStatus
-
     return _documents_not_in(shipment, {DocumentStatus.UPLOADED, DocumentStatus.APPROVED}, "not uploaded yet")
 
 
@@ -71,11 +69,6 @@ def _parties(shipment):
 
 
 def _approve(shipment) -> list[str]:
-    from compliance.consistency import consistency_reasons
-    from compliance.permits import permit_reasons
-    from compliance.preflight import licence_reasons, screening_reasons
-    from documents.choices import DocumentStatus
-
     reasons = []
     if shipment.compliance_flag:
         reasons.append(f"{shipment.compliance_flag} (an IOR reviewer must re-check the checklist)")
@@ -96,19 +89,15 @@ def _clear_export(shipment) -> list[str]:
         return [
             f"a {shipment.get_route_kind_display().lower()} shipment needs no export clearance; dispatch it directly"
         ]
-    return []
+    return screening_reasons(_parties(shipment))
 
 
 def _dispatch(shipment) -> list[str]:
-    from shipments.choices import ShipmentStatus
-
     reasons = []
     if shipment.status == ShipmentStatus.APPROVED and shipment.needs_export_clearance:
         reasons.append(f"export clearance in {country_name(shipment.origin_country)} is required before dispatch")
     if not (shipment.airway_bill or shipment.tracking_number):
         reasons.append("no air waybill or tracking number recorded")
-    from compliance.permits import permit_validity_reasons
-
     reasons.extend(permit_validity_reasons(shipment, on_day=max(timezone.localdate(), shipment.planned_ship_date)))
     return reasons
 

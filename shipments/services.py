@@ -243,7 +243,6 @@ def _fire(
     name: str,
     reason: str = "",
     updates: dict | None = None,
-    prepare: Callable[[Shipment], None] | None = None,
     after: Callable[[Shipment], None] | None = None,
 ) -> Shipment:
     reason = (reason or "").strip()
@@ -258,8 +257,6 @@ def _fire(
             denied = refusal(locked, actor, name)
             if denied:
                 raise NotPermitted(denied)
-            if prepare and name in transitions_from(locked):
-                prepare(locked)
             reasons = transition_refusals(locked, actor, name)
             if reasons:
                 raise TransitionRefused(reasons)
@@ -304,16 +301,13 @@ def shipment_reject(*, actor, shipment: Shipment, reason: str) -> Shipment:
     return _fire(actor=actor, shipment=shipment, name="reject", reason=reason)
 
 
-def _screen_parties(actor):
-    def screen(locked: Shipment) -> None:
-        # Screening is re-run right before export clearance, so a list loaded since the last check counts.
-        screening_blockers([locked.sponsor, locked.ior, locked.eor, locked.consignee, locked.broker], actor=actor)
-
-    return screen
-
-
 def shipment_clear_export(*, actor, shipment: Shipment) -> Shipment:
-    return _fire(actor=actor, shipment=shipment, name="clear_export", prepare=_screen_parties(actor))
+    # Parties are screened again right before export clearance, so a list loaded since the last check counts.
+    # The screening is a record of its own: it is kept even when the clearance is then refused.
+    visible = Shipment.objects.for_user(actor).with_parties().get(pk=shipment.pk)
+    with transaction.atomic():
+        screening_blockers([visible.sponsor, visible.ior, visible.eor, visible.consignee, visible.broker], actor=actor)
+    return _fire(actor=actor, shipment=shipment, name="clear_export")
 
 
 def shipment_dispatch(*, actor, shipment: Shipment, airway_bill: str = "", tracking_number: str = "") -> Shipment:

@@ -144,6 +144,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_queue_dir / "queue"),
         "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
+        # kombu polls the folder; its default of one second would let a seeded backlog trickle out.
+        "polling_interval": 0.1,
     }
     for _folder in ("queue", "control"):
         (_queue_dir / _folder).mkdir(parents=True, exist_ok=True)
