@@ -12,3 +12,16 @@ class DocumentStatus(models.TextChoices):
 class ReviewDecision(models.TextChoices):
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
+
+
+class SignatureMeaning(models.TextChoices):
+    REVIEWED = "reviewed", "Reviewed"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class ArtifactStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to render"
+    RENDERING = "rendering", "Rendering"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from compliance.choices import DocumentType, TradeDirection
-from documents.choices import DocumentStatus, ReviewDecision
+from documents.choices import ArtifactStatus, DocumentStatus, ReviewDecision, SignatureMeaning
 from ior_platform.core.tenancy import TenantQuerySet
 from parties.choices import PartyRole
 
@@ -105,3 +105,90 @@ class DocumentVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document.label} v{self.number} ({self.original_name})"
+
+
+class ElectronicSignature(models.Model):
+    """A person's signature on a shipment's dossier (21 CFR Part 11): who, with what meaning, when, and the
+    SHA-256 of exactly what was signed. A later change to what was signed invalidates it; it is never deleted."""
+
+    shipment = models.ForeignKey("shipments.Shipment", on_delete=models.PROTECT, related_name="signatures")
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signatures")
+    signer_name = models.CharField(max_length=200, help_text="The signer's printed name at the time of signing.")
+    signer_organization = models.CharField(max_length=200)
+    meaning = models.CharField(max_length=20, choices=SignatureMeaning.choices)
+    signed_at = models.DateTimeField()
+    manifest = models.JSONField(help_text="The canonical manifest that was signed.")
+    manifest_sha256 = models.CharField(max_length=64)
+    comment = models.TextField(blank=True)
+    invalidated_at = models.DateTimeField(null=True, blank=True)
+    invalidation_reason = models.TextField(blank=True)
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = ("shipment", "shipment__")
+
+    class Meta:
+        ordering = ["shipment", "signed_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(invalidated_at__isnull=True) | ~Q(invalidation_reason=""),
+                name="signature_invalidation_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.signer_name}: {self.get_meaning_display()} {self.shipment} at {self.signed_at:%Y-%m-%d %H:%M} UTC"
+        )
+
+    @property
+    def is_valid(self) -> bool:
+        return self.invalidated_at is None
+
+
+class SigningAttempt(models.Model):
+    """One try at signing, kept so that repeated wrong passwords lock signing for that user."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signing_attempts")
+    attempted_at = models.DateTimeField(db_index=True)
+    succeeded = models.BooleanField()
+
+    def __str__(self) -> str:
+        return f"{self.user} {'signed' if self.succeeded else 'failed'} at {self.attempted_at:%Y-%m-%d %H:%M}"
+
+
+def artifact_upload_path(instance: "DossierArtifact", filename: str) -> str:
+    return f"dossiers/{instance.shipment_id}/{uuid.uuid4().hex}.pdf"
+
+
+class DossierArtifact(models.Model):
+    """One rendering of a shipment's dossier as a PDF. Immutable once ready: a new rendering is a new artifact,
+    and one that carries signatures is never replaced."""
+
+    shipment = models.ForeignKey("shipments.Shipment", on_delete=models.PROTECT, related_name="dossier_artifacts")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=20, choices=ArtifactStatus.choices, default=ArtifactStatus.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent, for the progress bar.")
+    file = models.FileField(upload_to=artifact_upload_path, max_length=300, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    pages = models.PositiveIntegerField(null=True, blank=True)
+    manifest_sha256 = models.CharField(max_length=64, blank=True)
+    signature_count = models.PositiveSmallIntegerField(default=0)
+    rendered_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = ("shipment", "shipment__")
+
+    class Meta:
+        ordering = ["shipment", "-requested_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="ready") | (~Q(sha256="") & ~Q(file="")), name="dossierartifact_ready_has_file"
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="dossierartifact_progress_percent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Dossier {self.shipment} ({self.get_status_display()}, {self.requested_at:%Y-%m-%d %H:%M})"
