@@ -30,6 +30,7 @@ def shipment_get(*, user, reference: str) -> Shipment:
             "items",
             Prefetch("documents", queryset=Document.objects.select_related("owed_by").prefetch_related("versions")),
             "ior__licences",
+            "signatures",
         )
         .get(reference=reference)
     )
