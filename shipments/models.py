@@ -314,6 +314,11 @@ class Shipment(ConcurrentTransitionMixin, models.Model):
     def reject(self):
         pass
 
+    # Fired by the platform, not a person: what an approval signed has changed, so the dossier is reviewed again.
+    @transition(field=status, source=[S.APPROVED, S.EXPORT_CLEARED], target=S.DOSSIER_REVIEW)
+    def reopen_review(self):
+        pass
+
     @transition(
         field=status,
         source=S.APPROVED,

@@ -13,7 +13,9 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition
 
 from compliance.permits import permit_draw_down, permit_release
+from documents.choices import SignatureMeaning
 from documents.services import checklist_create
+from documents.signatures import signature_create, signatures_invalidate_if_changed, signer_verify
 from ior_platform.core.audit import diff, record_event, snapshot
 from ior_platform.core.errors import ConflictError, NotPermitted, TransitionRefused
 from ior_platform.core.tenancy import acting_sponsor_ids
@@ -60,7 +62,11 @@ ITEM_FIELDS = (
 # Transitions that must say why, for the record.
 REASON_REQUIRED = {"reject", "hold", "return_to_origin", "destroy", "cancel"}
 # Facts a transition records as it fires, besides a reason.
-TRANSITION_INPUTS = {"dispatch": ("airway_bill", "tracking_number"), "clear": ("customs_entry_number",)}
+TRANSITION_INPUTS = {
+    "dispatch": ("airway_bill", "tracking_number"),
+    "clear": ("customs_entry_number",),
+    "approve": ("password", "comment"),
+}
 
 
 def _new_reference() -> str:
@@ -223,9 +229,17 @@ def shipment_item_remove(*, actor, item: ShipmentItem) -> None:
     item.delete()
 
 
+# Transitions the platform fires itself; nobody is offered them.
+SYSTEM_TRANSITIONS = {"reopen_review"}
+
+
 def transitions_from(shipment: Shipment) -> list[str]:
-    """Names of the transitions whose source is the shipment's current state, guards not yet evaluated."""
-    return [t.name for t in shipment.get_all_status_transitions() if t.source in (shipment.status, "*")]
+    """Names of the transitions people may fire from the shipment's current state, guards not yet evaluated."""
+    return [
+        t.name
+        for t in shipment.get_all_status_transitions()
+        if t.source in (shipment.status, "*") and t.name not in SYSTEM_TRANSITIONS
+    ]
 
 
 def transition_refusals(shipment: Shipment, actor, name: str) -> list[str]:
@@ -290,11 +304,23 @@ def shipment_submit_dossier(*, actor, shipment: Shipment) -> Shipment:
     return _fire(actor=actor, shipment=shipment, name="submit_dossier", updates={"dossier_submitted_by": actor})
 
 
-def shipment_approve(*, actor, shipment: Shipment) -> Shipment:
-    def draw_down_permits(locked: Shipment) -> None:
-        permit_draw_down(shipment=locked)
+def shipment_approve(*, actor, shipment: Shipment, password: str, comment: str = "") -> Shipment:
+    """Approve the dossier with the reviewer's electronic signature (password re-entered)."""
+    visible = Shipment.objects.for_user(actor).get(pk=shipment.pk)
+    denied = refusal(visible, actor, "approve")
+    if denied:
+        raise NotPermitted(denied)
+    if visible.dossier_submitted_by_id == actor.pk:
+        raise NotPermitted("you submitted this dossier, so someone else must sign its approval")
+    # The password is checked before the approval's transaction, so a wrong one is counted even though the
+    # approval is refused.
+    signer_verify(actor=actor, password=password)
 
-    return _fire(actor=actor, shipment=shipment, name="approve", after=draw_down_permits)
+    def sign_and_draw_down(locked: Shipment) -> None:
+        permit_draw_down(shipment=locked)
+        signature_create(actor=actor, shipment=locked, meaning=SignatureMeaning.APPROVED, comment=comment)
+
+    return _fire(actor=actor, shipment=shipment, name="approve", reason=comment, after=sign_and_draw_down)
 
 
 def shipment_reject(*, actor, shipment: Shipment, reason: str) -> Shipment:
@@ -307,10 +333,22 @@ def shipment_clear_export(*, actor, shipment: Shipment) -> Shipment:
     visible = Shipment.objects.for_user(actor).with_parties().get(pk=shipment.pk)
     with transaction.atomic():
         screening_blockers([visible.sponsor, visible.ior, visible.eor, visible.consignee, visible.broker], actor=actor)
+    _recheck_signatures(actor, visible)
     return _fire(actor=actor, shipment=shipment, name="clear_export")
 
 
+def _recheck_signatures(actor, shipment: Shipment) -> None:
+    """Goods move only under a signature that still matches the dossier; a stale one sends it back to review."""
+    if signatures_invalidate_if_changed(shipment=shipment, actor=actor):
+        current = Shipment.objects.get(pk=shipment.pk)
+        raise TransitionRefused(
+            f"the dossier changed after it was signed, so {current.reference} is back in dossier review for a new "
+            "signature"
+        )
+
+
 def shipment_dispatch(*, actor, shipment: Shipment, airway_bill: str = "", tracking_number: str = "") -> Shipment:
+    _recheck_signatures(actor, Shipment.objects.for_user(actor).get(pk=shipment.pk))
     updates = {
         k: v.strip() for k, v in (("airway_bill", airway_bill), ("tracking_number", tracking_number)) if v and v.strip()
     }

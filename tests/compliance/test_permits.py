@@ -11,6 +11,7 @@ from shipments import services
 from shipments.choices import ShipmentStatus as S
 from shipments.models import Shipment
 from tests.conftest import days, force_status
+from tests.factories import DEMO_PASSWORD
 from tests.shipments.test_services import walk_dossier
 
 
@@ -18,7 +19,7 @@ def approved(world, quantity: int):
     shipment = services.shipment_submit(actor=world.alice, shipment=world.shipment(declared_value=quantity * 100))
     shipment.items.update(quantity=quantity)
     shipment = walk_dossier(world, shipment)
-    return services.shipment_approve(actor=world.rita, shipment=shipment)
+    return services.shipment_approve(actor=world.rita, shipment=shipment, password=DEMO_PASSWORD)
 
 
 def test_two_shipments_that_together_exceed_the_permit_the_second_is_refused(world, requirements, brazil_permit):
@@ -84,7 +85,9 @@ def test_approve_lists_consistency_problems(world, requirements, brazil_permit):
     )
     invoice.save()
     with pytest.raises(TransitionRefused) as refused:
-        services.shipment_approve(actor=world.rita, shipment=Shipment.objects.get(pk=shipment.pk))
+        services.shipment_approve(
+            actor=world.rita, shipment=Shipment.objects.get(pk=shipment.pk), password=DEMO_PASSWORD
+        )
     reasons = refused.value.reasons
     assert "ABC-123 100 mg vial has no HS code" in reasons
     assert "the declared value 15000.00 USD differs from the items' total 12000.00 USD" in reasons
@@ -102,15 +105,15 @@ def test_flagged_shipment_waits_for_an_ior_recheck(world, requirements, brazil_p
     assert revised.version == 2 and not type(revised).objects.get(pk=requirements[0].pk).is_active
     shipment = Shipment.objects.get(pk=shipment.pk)
     with pytest.raises(TransitionRefused, match="an IOR reviewer must re-check the checklist"):
-        services.shipment_approve(actor=world.rita, shipment=shipment)
+        services.shipment_approve(actor=world.rita, shipment=shipment, password=DEMO_PASSWORD)
     from ior_platform.core.errors import NotPermitted
 
     with pytest.raises(NotPermitted):
         services.shipment_compliance_recheck(actor=world.alice, shipment=shipment)
     services.shipment_compliance_recheck(actor=world.rita, shipment=shipment, note="Lead time only")
-    assert services.shipment_approve(actor=world.rita, shipment=Shipment.objects.get(pk=shipment.pk)).status == (
-        S.APPROVED
-    )
+    assert services.shipment_approve(
+        actor=world.rita, shipment=Shipment.objects.get(pk=shipment.pk), password=DEMO_PASSWORD
+    ).status == (S.APPROVED)
 
 
 def test_only_staff_revise_requirements(world, requirements):

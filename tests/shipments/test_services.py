@@ -21,6 +21,7 @@ from shipments.choices import ShipmentStatus as S
 from shipments.models import Shipment, ShipmentItem
 from shipments.tasks import notify_shipment_event
 from tests.conftest import days, force_status, pdf_file
+from tests.factories import DEMO_PASSWORD
 
 VALID_DRAFT = {
     "origin_country": "US",
@@ -190,7 +191,7 @@ def test_dossier_guards_count_documents_not_uploaded_and_not_approved(world, req
     document_version_upload(actor=world.eddie, document=declaration, uploaded_file=pdf_file(body=b"signed"))
     in_review = services.shipment_submit_dossier(actor=world.alice, shipment=shipment)
     with pytest.raises(TransitionRefused) as refused:
-        services.shipment_approve(actor=world.rita, shipment=in_review)
+        services.shipment_approve(actor=world.rita, shipment=in_review, password=DEMO_PASSWORD)
     assert refused.value.reasons == [
         "2 required documents not approved: Export declaration (export), Import permit / licence (import)"
     ]
@@ -199,7 +200,7 @@ def test_dossier_guards_count_documents_not_uploaded_and_not_approved(world, req
 def test_full_journey_to_delivery_keeps_an_intact_audit_chain(world, requirements, brazil_permit):
     shipment = services.shipment_submit(actor=world.alice, shipment=world.shipment())
     shipment = walk_dossier(world, shipment)
-    shipment = services.shipment_approve(actor=world.rita, shipment=shipment)
+    shipment = services.shipment_approve(actor=world.rita, shipment=shipment, password=DEMO_PASSWORD)
     shipment = services.shipment_clear_export(actor=world.eddie, shipment=shipment)
     shipment = services.shipment_dispatch(actor=world.eddie, shipment=shipment, airway_bill="020-12345675")
     shipment = services.shipment_arrive(actor=world.bruno, shipment=shipment)
@@ -213,7 +214,7 @@ def test_full_journey_to_delivery_keeps_an_intact_audit_chain(world, requirement
     assert shipment.dossier_submitted_by == world.alice
     checked, broken = verify_chains()
     assert broken == []
-    assert checked == AuditEvent.objects.count() == 11 + 2 + 2  # transitions, uploads, reviews
+    assert checked == AuditEvent.objects.count() == 11 + 2 + 2 + 1  # transitions, uploads, reviews, signature
 
 
 def test_approve_refused_when_the_ior_licence_has_expired(world):
@@ -221,7 +222,7 @@ def test_approve_refused_when_the_ior_licence_has_expired(world):
     shipment = force_status(world.shipment(), S.DOSSIER_REVIEW)
     number = world.ior.licences.get().number
     with pytest.raises(TransitionRefused) as refused:
-        services.shipment_approve(actor=world.rita, shipment=shipment)
+        services.shipment_approve(actor=world.rita, shipment=shipment, password=DEMO_PASSWORD)
     assert refused.value.reasons == [f"the IOR's import licence {number} expired on {days(3):%Y-%m-%d}"]
 
 
@@ -347,7 +348,7 @@ def test_approve_needs_an_import_licence_for_the_destination_country(world):
     world.ior.licences.update(country="IN")
     shipment = force_status(world.shipment(), S.DOSSIER_REVIEW)
     with pytest.raises(TransitionRefused) as refused:
-        services.shipment_approve(actor=world.rita, shipment=shipment)
+        services.shipment_approve(actor=world.rita, shipment=shipment, password=DEMO_PASSWORD)
     assert refused.value.reasons == [
         "the IOR Brasil IOR Ltda holds no import licence for Brazil valid on the planned ship date"
     ]
