@@ -6,10 +6,12 @@ import inspect
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from documents.bundle import bundle_json, shipment_bundle
+from documents.views import uploadable_document_ids
 from ior_platform.core.errors import DomainError
 from shipments import selectors, services
 from shipments.choices import ShipmentStatus
@@ -53,6 +55,7 @@ def shipment_detail(request, reference: str):
         {
             "shipment": shipment,
             "options": selectors.transition_options(user=request.user, shipment=shipment),
+            "uploadable_document_ids": uploadable_document_ids(user=request.user, shipment=shipment),
             "audit_trail": selectors.shipment_audit_trail(user=request.user, shipment=shipment).select_related(
                 "organization"
             ),
@@ -82,3 +85,15 @@ def shipment_transition(request, reference: str, name: str):
     else:
         messages.success(request, f"{fired.reference} is now {fired.get_status_display().lower()}.")
     return redirect(shipment.get_absolute_url())
+
+
+@login_required
+def shipment_record(request, reference: str):
+    """The shipment's electronic copy as a JSON download."""
+    shipment = _visible_or_404(request.user, reference)
+    response = HttpResponse(
+        bundle_json(shipment_bundle(user=request.user, shipment=shipment)), content_type="application/json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{shipment.reference}-record.json"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

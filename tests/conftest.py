@@ -160,8 +160,22 @@ def brazil_permit(world):
     return permit
 
 
+def pdf_bytes(body: bytes = b"content") -> bytes:
+    """A real one-page PDF; `body` goes into its metadata so different bodies give different hashes."""
+    from io import BytesIO
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Subject": body.decode("latin-1")})
+    buffer = BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
 def pdf_file(name: str = "permit.pdf", body: bytes = b"content") -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, b"%PDF-1.4\n" + body + b"\n%%EOF\n", content_type="application/pdf")
+    return SimpleUploadedFile(name, pdf_bytes(body), content_type="application/pdf")
 
 
 def force_status(shipment: Shipment, status: str) -> Shipment:

@@ -47,7 +47,7 @@ def test_a_new_version_never_replaces_the_old_one_and_resets_review(world, permi
     assert (first.number, second.number) == (1, 2)
     assert permit.status == DocumentStatus.UPLOADED
     assert first.sha256 != second.sha256
-    assert DocumentVersion.objects.get(pk=first.pk).file.read().endswith(b"v1\n%%EOF\n")
+    assert b"v1" in DocumentVersion.objects.get(pk=first.pk).file.read()
     with pytest.raises(TransitionRefused, match="newer version"):
         document_review(actor=world.rita, version=DocumentVersion.objects.get(pk=first.pk), decision="approved")
 
