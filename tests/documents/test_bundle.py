@@ -2,6 +2,7 @@
 
 import json
 from io import StringIO
+from itertools import pairwise
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -31,7 +32,7 @@ def test_record_download_holds_hashes_signatures_and_the_audit_chain(client, wor
     assert record["signatures"][0]["manifest_sha256"] == record["manifest_sha256"]
     trail = record["audit_trail"]
     assert [e["sequence"] for e in trail] == list(range(1, len(trail) + 1))
-    assert all(later["prev_hash"] == earlier["hash"] for earlier, later in zip(trail, trail[1:], strict=False))
+    assert all(later["prev_hash"] == earlier["hash"] for earlier, later in pairwise(trail))
     assert verify_chains()[1] == []
 
 
