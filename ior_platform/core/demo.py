@@ -1,17 +1,19 @@
-"""Demo data for a fresh installation: fictional sponsors, a CRO, importers and exporter of record, a broker,
-a courier and clinical sites, two trials, and about forty shipments in every state of the lifecycle.
+"""Demo data for a fresh installation: fictional sponsors, a CRO, importers and exporter of record, brokers,
+a courier and clinical sites, two trials, their permits, and about forty shipments in every state of the lifecycle.
 
 Shipments are driven through the real services, acting as the demo user whose organization and role the
-lifecycle rules name for each step, so their documents, checklists and audit trails are what a real run
-would leave. Country facts and document requirements here are invented for the demo and labelled so;
-they are not regulatory guidance.
+lifecycle rules name for each step, so their documents, checklists, permit drawdowns and audit trails are what a
+real run would leave. Country facts and document requirements are the sourced regulatory data
+(compliance/data/countries), loaded first; the organizations, licences and permits are invented and say so.
 
 Running it again creates nothing: reference data is looked up by natural key, and a shipment whose
 reference exists is skipped."""
 
+import zlib
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from urllib.parse import urlsplit
 
 from django.apps import apps
@@ -23,8 +25,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from compliance.choices import TradeDirection
-from compliance.models import CountryProfile, DocumentRequirement
+from compliance.choices import PERMIT_TYPES, TradeDirection
+from compliance.loader import DataError, load_regulatory_data
+from compliance.models import CountryProfile, DocumentRequirement, Permit, PermitLine
 from documents.choices import DocumentStatus, ReviewDecision
 from documents.models import Document, DocumentVersion
 from documents.services import document_review, document_version_upload
@@ -44,7 +47,7 @@ from shipments import services
 from shipments.choices import ShipmentStatus as S
 from shipments.models import Shipment, Site, Trial
 
-DEMO_SOURCE = "Demo data (seed_demo) — not regulatory guidance"
+DEMO_NOTE = "Invented for the demo by seed_demo; not a real authorisation."
 # Deliberately public: it is printed for whoever runs the demo, and only demo accounts use it.
 DEMO_PASSWORD = "Demo-Clinical-2026!"  # noqa: S105
 SEEDED_APPS = ("core", "parties", "compliance", "shipments", "documents")
@@ -207,6 +210,27 @@ ORGANIZATIONS: tuple[OrgSpec, ...] = (
         ((LicenceType.CUSTOMS_BROKER, "RFB-DA-8.123.456", "Receita Federal do Brasil (demo)", "BR"),),
     ),
     OrgSpec(
+        "mx_broker",
+        "Agencia Aduanal Anáhuac",
+        "Agencia Aduanal Anáhuac, S.C.",
+        "MX",
+        (P.BROKER,),
+        "RFC AAA090512KT4",
+        "https://aa-anahuac.example",
+        (
+            (
+                "Head office",
+                "Avenida Capitán Carlos León s/n, Terminal de Carga AICM",
+                "Ciudad de México",
+                "CDMX",
+                "15620",
+                "MX",
+            ),
+        ),
+        (("Jorge Ramírez", "Agente aduanal", "operaciones@aa-anahuac.example", "+52 55 5555 0147"),),
+        ((LicenceType.CUSTOMS_BROKER, "Patente 3912", "Agencia Nacional de Aduanas de México (demo)", "MX"),),
+    ),
+    OrgSpec(
         "courier",
         "Kestrel Clinical Couriers",
         "Kestrel Clinical Couriers B.V.",
@@ -340,6 +364,9 @@ DEMO_LOGINS: tuple[DemoLogin, ...] = (
 )
 
 
+LOGIN_PASSWORDS = {login.username: login.password for login in DEMO_LOGINS}
+
+
 def format_logins(logins: tuple[DemoLogin, ...] = DEMO_LOGINS) -> str:
     rows = [("username", "organization", "role(s)", "password")]
     rows += [(lg.username, lg.organization or "(platform staff)", lg.role_label, lg.password) for lg in logins]
@@ -347,151 +374,6 @@ def format_logins(logins: tuple[DemoLogin, ...] = DEMO_LOGINS) -> str:
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
-
-
-# --- Countries and their (demo) requirements -------------------------------------------------------
-
-COUNTRY_PROFILES: dict[str, dict] = {
-    "US": {
-        "regulatory_authority": "Food and Drug Administration",
-        "regulatory_authority_acronym": "FDA",
-        "regulatory_authority_url": "https://www.fda.gov",
-        "customs_authority": "U.S. Customs and Border Protection",
-        "customs_authority_acronym": "CBP",
-        "customs_authority_url": "https://www.cbp.gov",
-    },
-    "DE": {
-        "regulatory_authority": "Bundesinstitut für Arzneimittel und Medizinprodukte",
-        "regulatory_authority_acronym": "BfArM",
-        "regulatory_authority_url": "https://www.bfarm.de",
-        "customs_authority": "Generalzolldirektion",
-        "customs_authority_acronym": "GZD",
-        "customs_authority_url": "https://www.zoll.de",
-    },
-    "BR": {
-        "regulatory_authority": "Agência Nacional de Vigilância Sanitária",
-        "regulatory_authority_acronym": "ANVISA",
-        "regulatory_authority_url": "https://www.gov.br/anvisa",
-        "customs_authority": "Receita Federal do Brasil",
-        "customs_authority_acronym": "RFB",
-        "customs_authority_url": "https://www.gov.br/receitafederal",
-        "local_ior_mandatory": True,
-    },
-    "IN": {
-        "regulatory_authority": "Central Drugs Standard Control Organisation",
-        "regulatory_authority_acronym": "CDSCO",
-        "regulatory_authority_url": "https://cdsco.gov.in",
-        "customs_authority": "Central Board of Indirect Taxes and Customs",
-        "customs_authority_acronym": "CBIC",
-        "customs_authority_url": "https://www.cbic.gov.in",
-        "clinical_import_authorisation": "CT-16/CT-17 test licence",
-        "local_ior_mandatory": True,
-    },
-    "ZA": {
-        "regulatory_authority": "South African Health Products Regulatory Authority",
-        "regulatory_authority_acronym": "SAHPRA",
-        "regulatory_authority_url": "https://www.sahpra.org.za",
-        "customs_authority": "South African Revenue Service",
-        "customs_authority_acronym": "SARS",
-        "customs_authority_url": "https://www.sars.gov.za",
-    },
-    "TR": {
-        "regulatory_authority": "Türkiye İlaç ve Tıbbi Cihaz Kurumu",
-        "regulatory_authority_acronym": "TİTCK",
-        "regulatory_authority_url": "https://www.titck.gov.tr",
-    },
-    "KR": {
-        "regulatory_authority": "Ministry of Food and Drug Safety",
-        "regulatory_authority_acronym": "MFDS",
-        "regulatory_authority_url": "https://www.mfds.go.kr",
-        "customs_authority": "Korea Customs Service",
-        "customs_authority_acronym": "KCS",
-        "customs_authority_url": "https://www.customs.go.kr",
-    },
-    "MX": {
-        "regulatory_authority": "Comisión Federal para la Protección contra Riesgos Sanitarios",
-        "regulatory_authority_acronym": "COFEPRIS",
-        "regulatory_authority_url": "https://www.gob.mx/cofepris",
-    },
-}
-
-EXPORT = TradeDirection.EXPORT
-IMPORT = TradeDirection.IMPORT
-# (direction, category, temperature class or "", document type, provided by, lead time days, validity days)
-REQUIREMENTS: dict[str, tuple[tuple[str, str, str, str, str, int | None, int | None], ...]] = {
-    "US": (
-        (EXPORT, "imp", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (EXPORT, "imp", "", "certificate_of_analysis", P.SPONSOR, 10, 365),
-        (EXPORT, "imp", "", "export_declaration", P.EOR, 3, None),
-        (EXPORT, "device", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (EXPORT, "device", "", "export_declaration", P.EOR, 3, None),
-        (EXPORT, "lab_kit", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (EXPORT, "lab_kit", "", "export_declaration", P.EOR, 3, None),
-        (EXPORT, "biological_sample", "", "dangerous_goods_declaration", P.EOR, 2, None),
-        (IMPORT, "imp", "", "import_declaration", P.IOR, 2, None),
-        (IMPORT, "imp", "", "commercial_invoice", P.SPONSOR, 5, None),
-    ),
-    "DE": (
-        (EXPORT, "imp", "", "qp_release", P.SPONSOR, 14, None),
-        (EXPORT, "imp", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (EXPORT, "imp", "", "export_declaration", P.EOR, 3, None),
-        (EXPORT, "lab_kit", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (EXPORT, "lab_kit", "", "export_declaration", P.EOR, 3, None),
-    ),
-    "BR": (
-        (IMPORT, "imp", "", "import_permit", P.IOR, 30, 180),
-        (IMPORT, "imp", "", "regulatory_approval", P.SPONSOR, 45, None),
-        (IMPORT, "imp", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (IMPORT, "imp", "", "import_declaration", P.BROKER, 2, None),
-        (IMPORT, "device", "", "import_permit", P.IOR, 30, 180),
-        (IMPORT, "device", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (IMPORT, "device", "", "import_declaration", P.BROKER, 2, None),
-        (IMPORT, "lab_kit", "", "import_permit", P.IOR, 20, 180),
-        (IMPORT, "lab_kit", "", "import_declaration", P.BROKER, 2, None),
-        (EXPORT, "imp", "", "export_declaration", P.EOR, 3, None),
-        (EXPORT, "imp", "", "commercial_invoice", P.SPONSOR, 5, None),
-    ),
-    "IN": (
-        (IMPORT, "imp", "", "test_licence", P.IOR, 60, 1095),
-        (IMPORT, "imp", "", "regulatory_approval", P.SPONSOR, 45, None),
-        (IMPORT, "imp", "", "ethics_approval", P.SPONSOR, 30, 365),
-        (IMPORT, "imp", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (IMPORT, "imp", "", "import_declaration", P.IOR, 2, None),
-        (IMPORT, "device", "", "test_licence", P.IOR, 60, 1095),
-        (IMPORT, "device", "", "import_declaration", P.IOR, 2, None),
-        (IMPORT, "lab_kit", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (IMPORT, "lab_kit", "", "import_declaration", P.IOR, 2, None),
-        (IMPORT, "biological_sample", "", "permit_to_import_biologicals", P.IOR, 30, 180),
-    ),
-    "ZA": (
-        (IMPORT, "imp", "", "import_permit", P.IOR, 30, 365),
-        (IMPORT, "imp", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (IMPORT, "imp", "", "import_declaration", P.IOR, 2, None),
-        (IMPORT, "lab_kit", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (IMPORT, "lab_kit", "", "import_declaration", P.IOR, 2, None),
-    ),
-    "TR": (
-        (IMPORT, "imp", "", "import_permit", P.IOR, 30, None),
-        (IMPORT, "imp", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (IMPORT, "imp", "", "import_declaration", P.IOR, 2, None),
-        (IMPORT, "device", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (IMPORT, "device", "", "import_declaration", P.IOR, 2, None),
-    ),
-    "KR": (
-        (IMPORT, "imp", "", "import_permit", P.IOR, 21, None),
-        (IMPORT, "imp", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (IMPORT, "imp", "", "import_declaration", P.IOR, 2, None),
-        (IMPORT, "lab_kit", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (IMPORT, "lab_kit", "", "import_declaration", P.IOR, 2, None),
-    ),
-    "MX": (
-        (IMPORT, "imp", "", "import_permit", P.IOR, 30, 180),
-        (IMPORT, "imp", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (IMPORT, "imp", "", "import_declaration", P.IOR, 2, None),
-        (IMPORT, "lab_kit", "", "commercial_invoice", P.SPONSOR, 5, None),
-        (IMPORT, "lab_kit", "", "import_declaration", P.IOR, 2, None),
-    ),
-}
 
 
 # --- Trials ----------------------------------------------------------------------------------------
@@ -531,6 +413,9 @@ SITES = {
 # Importer of record per destination country. Two IORs cover six destinations because each holds import
 # licences for its region (see their licences), so the IOR's approval guard finds one valid on the ship date.
 IOR_FOR = {"BR": "br_ior", "MX": "br_ior", "IN": "in_ior", "ZA": "in_ior", "TR": "in_ior", "KR": "in_ior"}
+# Customs broker per destination. Only an agente aduanal may file a Mexican pedimento, so Mexico's requirements
+# make the broker owe it; without one assigned that document would have no owner.
+BROKER_FOR = {"BR": "broker", "MX": "mx_broker"}
 
 
 # --- Goods -----------------------------------------------------------------------------------------
@@ -550,12 +435,15 @@ def _item(name, category, hs, qty, unit, lot, expiry, value, un="") -> dict:
     }
 
 
+HLX_VIALS = "HLX-301 200 mg/10 mL concentrate for solution for infusion"
+
+
 def _goods(kind: str, ship: date, n: int) -> tuple[str, list[dict]]:
     """Temperature class and items of a consignment of `kind`; `n` varies lots and quantities."""
     months = timedelta(days=30)
     if kind == "hlx_imp":
         return "refrigerated", [
-            _item("HLX-301 200 mg/10 mL concentrate for solution for infusion", "imp", "300215",
+            _item(HLX_VIALS, "imp", "300215",
                   48 + 12 * (n % 4), "vial", f"HX301-25A{n:03d}", ship + 18 * months, "850.00"),
             _item("Placebo to HLX-301, 10 mL concentrate for solution for infusion", "imp", "300490",
                   24 + 6 * (n % 3), "vial", f"HXPL-25A{n:03d}", ship + 24 * months, "45.00"),
@@ -595,6 +483,44 @@ def _goods(kind: str, ship: date, n: int) -> tuple[str, list[dict]]:
                   f"NB-PK-25{n:03d}", ship + 10 * months, "42.00"),
         ]  # fmt: skip
     raise ValueError(f"unknown goods {kind!r}")
+
+
+# --- Permits ---------------------------------------------------------------------------------------
+
+# (country, permit type, product category) -> how the authority numbers that permit.
+PERMIT_NUMBERS = {
+    # Siscomex import licence (LI) carrying ANVISA's consent.
+    ("BR", "import_permit", "imp"): "LI {yy}/{serial:07d}-{check}",
+    ("BR", "import_permit", "device"): "LI {yy}/{serial:07d}-{check}",
+    ("BR", "permit_to_import_biologicals", "biological_sample"): "LI {yy}/{serial:07d}-{check}",
+    ("IN", "test_licence", "imp"): "CT-17/TL/{year}/{serial:06d}",
+    ("IN", "test_licence", "device"): "MD-17/TL/{year}/{serial:06d}",
+    ("ZA", "import_permit", "imp"): "S21/CT/{year}/{serial:06d}",
+    ("TR", "import_permit", "imp"): "ITH-{year}-{serial:06d}",
+    ("MX", "import_permit", "imp"): "PSI/{year}/{serial:06d}",
+}
+# Every permit authorises half as much again as the demo ships under it, except this one: TİTCK granted 100 vials,
+# DEMO-015 draws 84 at approval, so approving the draft DEMO-031 (84 more) is refused with what is left.
+NEARLY_EXHAUSTED = {("HLX-301", "TR", "import_permit"): {HLX_VIALS: Decimal(100)}}
+
+
+def _permit_number(country: str, permit_type: str, covers: set[str], valid_from: date, seed: str) -> str:
+    # Stable across runs, so get_or_create by authority and number finds the permit again.
+    serial = zlib.crc32(f"{country}|{permit_type}|{seed}".encode()) % 1_000_000
+    form = next(
+        (
+            PERMIT_NUMBERS[(country, permit_type, c)]
+            for c in sorted(covers)
+            if (country, permit_type, c) in PERMIT_NUMBERS
+        ),
+        f"{country}-{permit_type.upper()}-{{year}}-{{serial:06d}}",
+    )
+    return form.format(yy=f"{valid_from:%y}", year=valid_from.year, serial=serial, check=serial % 9)
+
+
+def _generous(total: Decimal) -> Decimal:
+    step = Decimal(50) if total >= 100 else Decimal(10)
+    return (total * Decimal("1.5") / step).to_integral_value(ROUND_CEILING) * step
 
 
 # --- The shipments ---------------------------------------------------------------------------------
@@ -638,7 +564,7 @@ PLANS: tuple[ShipmentPlan, ...] = (
                  hold_reason="Customs query on HS classification of the placebo tablets"),
     ShipmentPlan("DEMO-013", "hlx_re", "hlx_imp", S.CUSTOMS_CLEARANCE, 21, "meridian_editor"),
     ShipmentPlan("DEMO-014", "nbp_in", "nbp_imp", S.CUSTOMS_CLEARANCE, 22, "charlie"),
-    ShipmentPlan("DEMO-015", "hlx_tr", "hlx_device", S.CUSTOMS_CLEARANCE, 23, "helix_editor"),
+    ShipmentPlan("DEMO-015", "hlx_tr", "hlx_imp", S.CUSTOMS_CLEARANCE, 23, "helix_editor"),
     ShipmentPlan("DEMO-016", "hlx_sp", "hlx_imp", S.IN_TRANSIT, 24, "helix_editor"),
     ShipmentPlan("DEMO-017", "nbp_kr", "nbp_lab", S.IN_TRANSIT, 25, "meridian_editor"),
     ShipmentPlan("DEMO-018", "hlx_in", "hlx_lab_frozen", S.IN_TRANSIT, 26, "helix_manager"),
@@ -714,14 +640,15 @@ def seed_demo(*, stdout=None) -> dict[str, int]:
     """Create whatever part of the demo data is missing; return how many rows of each model were created."""
     before = _model_counts()
     today = timezone.localdate()
+    _seed_countries(stdout)
     try:
         with transaction.atomic():
             orgs = _seed_parties(today)
             users = _seed_users(orgs)
-            _seed_countries()
             sites = _seed_trials(orgs)
     except (ValidationError, DomainError, IntegrityError) as exc:
         raise DemoDataError(f"reference data: {_explain(exc)}") from exc
+    _require_country_data(sites)
     builder = _ShipmentBuilder(orgs=orgs, users=users, sites=sites, today=today, stdout=stdout)
     for number, plan in enumerate(PLANS, start=1):
         builder.build(plan, number)
@@ -810,35 +737,30 @@ def _seed_users(orgs: dict[str, Organization]) -> dict[str, User]:
     return users
 
 
-def _is_demo_profile(profile: CountryProfile) -> bool:
-    return any(isinstance(s, dict) and s.get("source") == DEMO_SOURCE for s in profile.sources)
-
-
-def _seed_countries() -> None:
-    for country, facts in COUNTRY_PROFILES.items():
-        profile, created = CountryProfile.objects.get_or_create(
-            country=country,
-            defaults={**facts, "sources": [{"fact": "all facts of this profile", "source": DEMO_SOURCE}]},
+def _seed_countries(stdout) -> None:
+    try:
+        report = load_regulatory_data()
+    except DataError as exc:
+        more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        raise DemoDataError(f"regulatory data: {exc.problems[0]}{more}") from exc
+    if stdout is not None and report.changed:
+        stdout.write(
+            f"Regulatory data: {report.countries_created} countries added, {report.countries_updated} updated; "
+            f"{report.requirements_created} requirements added, {report.requirements_revised} revised, "
+            f"{report.requirements_retired} retired"
         )
-        # Sourced data loaded by the regulatory import must not be mixed with invented requirements.
-        if not (created or _is_demo_profile(profile)):
-            continue
-        for direction, category, temperature, document_type, provided_by, lead, validity in REQUIREMENTS[country]:
-            DocumentRequirement.objects.get_or_create(
-                country=profile,
-                direction=direction,
-                product_category=category,
-                temperature_class=temperature,
-                document_type=document_type,
-                version=1,
-                defaults={
-                    "provided_by": provided_by,
-                    "lead_time_days": lead,
-                    "validity_days": validity,
-                    "source": DEMO_SOURCE,
-                    "notes": "Invented for the demo; replace with sourced requirements.",
-                },
-            )
+
+
+def _require_country_data(sites: dict[str, Site]) -> None:
+    # Without a profile a route has an empty checklist: the demo would show shipments that skip every document.
+    used = {site.country for site in sites.values()} | {_depot(site.trial.sponsor).country for site in sites.values()}
+    missing = sorted(used - set(CountryProfile.objects.filter(country__in=used).values_list("country", flat=True)))
+    if missing:
+        raise DemoDataError(f"no regulatory data for {', '.join(missing)}: add compliance/data/countries files")
+
+
+def _depot(sponsor: Organization) -> Address:
+    return sponsor.addresses.exclude(label="Head office").order_by("id").first() or sponsor.addresses.first()
 
 
 def _seed_trials(orgs: dict[str, Organization]) -> dict[str, Site]:
@@ -919,6 +841,13 @@ class _ShipmentBuilder:
         self.stored_files: list[str] = []
         self.returns: list[Shipment] = []
         self.step = ""
+        self.depots: dict[int, Address] = {}
+        # (country, side, permit type) -> {requirement title: (product categories, validity days)}
+        self.permit_forms: dict[tuple[str, str, str], dict[str, tuple[set[str], int | None]]] = {}
+        # (trial, permit type, country, side, requirement title) -> permit
+        self.permits: dict[tuple[int, str, str, str, str], Permit] = {}
+        # checklist document -> the permits that cover its shipment's goods, quoted on the uploaded copy
+        self.document_permits: dict[int, list[Permit]] = {}
 
     def say(self, message: str) -> None:
         if self.stdout is not None:
@@ -992,6 +921,88 @@ class _ShipmentBuilder:
         staff = (R.EDITOR, R.REVIEWER, R.MANAGER)
         return self.member(document.owed_by_id, *staff) or self.required(shipment.ior_id, *staff)
 
+    def depot(self, trial: Trial) -> Address:
+        if trial.sponsor_id not in self.depots:
+            self.depots[trial.sponsor_id] = _depot(trial.sponsor)
+        return self.depots[trial.sponsor_id]
+
+    # Permits ----------------------------------------------------------------------------------------
+
+    def forms_of(self, country: str, side: str, permit_type: str) -> dict[str, tuple[set[str], int | None]]:
+        """The distinct authorisations a country issues under one permit type (India's CT-17 for drugs and MD-17
+        for devices are both test licences), each with the product categories it covers."""
+        key = (country, side, permit_type)
+        if key not in self.permit_forms:
+            forms: dict[str, tuple[set[str], int | None]] = {}
+            for req in DocumentRequirement.objects.filter(
+                country__country=country, direction=side, document_type=permit_type, is_active=True
+            ):
+                covers, validity = forms.get(req.display_title, (set(), None))
+                covers.add(req.product_category)
+                forms[req.display_title] = (covers, validity or req.validity_days)
+            self.permit_forms[key] = forms
+        return self.permit_forms[key]
+
+    def ensure_permits(self, shipment: Shipment) -> None:
+        """Record the permits the shipment's checklist names, as their holders would have obtained them for the
+        trial ahead of its first shipment: one per authorisation, covering every product the demo ships under it."""
+        categories = set(shipment.items.values_list("category", flat=True))
+        for document in shipment.documents.filter(document_type__in=PERMIT_TYPES).select_related("owed_by"):
+            country = (
+                shipment.destination_country if document.side == TradeDirection.IMPORT else shipment.origin_country
+            )
+            self.document_permits[document.pk] = [
+                self.permit(shipment, document, country, title, covers, validity)
+                for title, (covers, validity) in self.forms_of(country, document.side, document.document_type).items()
+                if covers & categories
+            ]
+
+    def permit(self, shipment, document, country, title, covers, validity) -> Permit:
+        key = (shipment.trial_id, document.document_type, country, document.side, title)
+        if key in self.permits:
+            return self.permits[key]
+        trial = shipment.trial
+        profile = CountryProfile.objects.get(country=country)
+        authority = profile.regulatory_authority_acronym or profile.regulatory_authority
+        valid_from = self.today - timedelta(days=120)
+        # Where the source gives no validity, two years: long enough for every demo ship date.
+        valid_until = valid_from + timedelta(days=(validity or 730) - 1)
+        number = _permit_number(country, document.document_type, covers, valid_from, f"{trial.protocol_number}|{title}")
+        self.step = f"record {document.document_type} {number}"
+        permit, _ = Permit.objects.get_or_create(
+            authority=authority,
+            number=number,
+            defaults={
+                "permit_type": document.document_type,
+                "holder": document.owed_by or shipment.ior,
+                "trial": trial,
+                "country": country,
+                "direction": document.side,
+                "valid_from": valid_from,
+                "valid_until": valid_until,
+                "notes": f"{title}. {DEMO_NOTE}",
+            },
+        )
+        for (product, unit), quantity in self.authorised(trial, document.document_type, country, document.side, covers):
+            PermitLine.objects.get_or_create(
+                permit=permit, product_name=product, defaults={"authorised_quantity": quantity, "unit": unit}
+            )
+        self.permits[key] = permit
+        return permit
+
+    def authorised(self, trial: Trial, permit_type: str, country: str, side: str, covers: set[str]):
+        totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        for number, plan in enumerate(PLANS, start=1):
+            site = self.sites[plan.site]
+            there = site.country if side == TradeDirection.IMPORT else self.depot(site.trial).country
+            if site.trial_id != trial.pk or there != country:
+                continue
+            for item in _goods(plan.goods, self.today, number)[1]:
+                if item["category"] in covers:
+                    totals[(item["product_name"], item["unit"])] += item["quantity"]
+        scarce = NEARLY_EXHAUSTED.get((trial.protocol_number, country, permit_type), {})
+        return [(key, scarce.get(key[0]) or _generous(total)) for key, total in sorted(totals.items())]
+
     # The road ---------------------------------------------------------------------------------------
 
     def _drive(self, plan: ShipmentPlan, number: int) -> Shipment:
@@ -1000,7 +1011,7 @@ class _ShipmentBuilder:
         creator = self.users[plan.creator]
         ship_date = self.today + timedelta(days=plan.days_ahead)
         temperature, items = _goods(plan.goods, ship_date, number)
-        depot = trial.sponsor.addresses.exclude(label="Head office").first() or trial.sponsor.addresses.first()
+        depot = self.depot(trial)
         ior = self.orgs[IOR_FOR[site.country]]
         shipment = services.shipment_create(
             actor=creator,
@@ -1011,7 +1022,7 @@ class _ShipmentBuilder:
             ior=ior,
             eor=self.orgs["eor"],
             consignee=site.organization,
-            broker=self.orgs["broker"] if site.country == "BR" else None,
+            broker=self.orgs[BROKER_FOR[site.country]] if site.country in BROKER_FOR else None,
             courier=self.orgs["courier"],
             origin_country=depot.country,
             origin_address=f"{trial.sponsor.legal_name}, {depot.label}, {depot.one_line()}",
@@ -1045,18 +1056,23 @@ class _ShipmentBuilder:
         self.step = name
         actor = self.actor_for(name, shipment, number, creator)
         self.step = f"{name} as {actor.username}"
+        if name == "approve":
+            # Approval is an electronic signature: the reviewer re-enters the (published) demo password.
+            kwargs["password"] = LOGIN_PASSWORDS[actor.username]
+            kwargs["comment"] = "Dossier reviewed: documents approved, permits and declared value agree."
         return services.TRANSITION_SERVICES[name](actor=actor, shipment=shipment, **kwargs)
 
     def _advance(self, shipment: Shipment, plan: ShipmentPlan, number: int, creator: User, *, until: str) -> Shipment:
         for name, reached in ROAD:
             if name == "approve" and shipment.status == S.DOSSIER_REVIEW:
                 self._review(shipment, number, creator, everything=until != S.DOSSIER_REVIEW)
-            if ORDER.index(shipment.status) >= ORDER.index(until):
-                break
-            if name == "submit_dossier":
-                # Fires submit_dossier itself, after the uploads (and a rejection round where planned).
+            if name == "submit_dossier" and shipment.status == S.PERMIT_COLLECTION:
+                # Before the stop check: a shipment that stays in permit collection still gets part of its
+                # documents (or its rejection round). Fires submit_dossier itself where the plan goes further.
                 shipment = self._collect_documents(shipment, plan, number, creator, until)
                 continue
+            if ORDER.index(shipment.status) >= ORDER.index(until):
+                break
             kwargs = {}
             if name == "dispatch":
                 kwargs["airway_bill"] = _air_waybill(number)
@@ -1076,6 +1092,12 @@ class _ShipmentBuilder:
         """Upload the checklist, submit the dossier, and play out a rejection first where the plan has one.
         A shipment that stays in permit collection gets only part of its documents."""
         documents = list(shipment.documents.order_by("side", "due_date", "document_type"))
+        unowned = [d for d in documents if d.owed_by_id is None]
+        if unowned:
+            owed = ", ".join(f"{d.label} (owed by the {d.get_owed_by_role_display().lower()})" for d in unowned)
+            raise DemoDataError(f"nobody is assigned to provide {owed}")
+        self.step = "record permits"
+        self.ensure_permits(shipment)
         if until == S.PERMIT_COLLECTION and not plan.rejected_once:
             for document in documents[: len(documents) // 2]:
                 self._upload(document, shipment, creator)
@@ -1109,14 +1131,20 @@ class _ShipmentBuilder:
         actor = self.uploader_for(document, shipment, creator)
         self.step = f"upload {document.document_type} as {actor.username}"
         label = document.get_document_type_display()
-        content = _pdf(
-            [
-                f"{label} - {shipment.reference} (version {version})",
-                f"Trial {shipment.trial.protocol_number}, {shipment.origin_country} to {shipment.destination_country}",
-                f"Issued by {actor.organization} for the {document.get_side_display().lower()} side",
-                "DEMO DOCUMENT generated by seed_demo - not a real regulatory document",
-            ]
-        )
+        owner = document.owed_by or actor.organization
+        lines = [
+            f"{label} - {shipment.reference} (version {version})",
+            f"Trial {shipment.trial.protocol_number}, {shipment.origin_country} to {shipment.destination_country}",
+            f"Provided by {owner} for the {document.get_side_display().lower()} side",
+        ]
+        if actor.organization_id != owner.pk:
+            lines.append(f"Uploaded on its behalf by {actor.organization}")
+        lines += [
+            f"{p.authority} no. {p.number}, valid {p.valid_from:%Y-%m-%d} to {p.valid_until:%Y-%m-%d}"
+            for p in self.document_permits.get(document.pk, [])
+        ]
+        lines.append("DEMO DOCUMENT generated by seed_demo - not a real regulatory document")
+        content = _pdf(lines)
         uploaded = SimpleUploadedFile(
             f"{shipment.reference}-{document.document_type}-v{version}.pdf", content, content_type="application/pdf"
         )

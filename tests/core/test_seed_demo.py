@@ -1,6 +1,8 @@
 """seed_demo: demo data driven through the real services, and nothing new on a second run."""
 
 import io
+import re
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -10,16 +12,35 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
 
-from compliance.models import CountryProfile, DocumentRequirement
-from documents.models import DocumentVersion
+from compliance.choices import PERMIT_TYPES
+from compliance.models import CountryProfile, DocumentRequirement, Permit, PermitDrawdown
+from compliance.permits import permit_reasons
+from documents.models import Document, DocumentVersion
 from ior_platform.core import demo
 from ior_platform.core.audit import verify_chains
 from ior_platform.core.models import AuditEvent
+from parties.choices import PartyRole
 from parties.models import Organization, SponsorAuthorisation, User
+from shipments import services
 from shipments.choices import ShipmentStatus
 from shipments.models import Shipment, Site, Trial
 
 pytestmark = pytest.mark.django_db
+
+S = ShipmentStatus
+# States a shipment reaches only through an approved dossier, so with its permits drawn down.
+APPROVED_OR_LATER = {
+    S.APPROVED,
+    S.EXPORT_CLEARED,
+    S.IN_TRANSIT,
+    S.CUSTOMS_CLEARANCE,
+    S.CUSTOMS_HOLD,
+    S.CLEARED,
+    S.OUT_FOR_DELIVERY,
+    S.DELIVERED,
+    S.RETURNED,
+    S.DESTROYED,
+}
 
 
 def model_counts() -> dict[str, int]:
@@ -70,7 +91,7 @@ def test_parties_trials_and_shipments_are_there(seeded):
     assert orgs_with_role("cro").count() == 1
     assert orgs_with_role("ior").count() == 2
     assert orgs_with_role("eor").count() == 1
-    assert orgs_with_role("broker").count() == 1
+    assert orgs_with_role("broker").count() == 2
     assert orgs_with_role("courier").count() == 1
     assert Site.objects.values("country").distinct().count() >= 6
     assert Trial.objects.count() == 2
@@ -130,12 +151,114 @@ def test_uploaded_documents_are_pdfs(seeded):
         assert handle.read(8) == b"%PDF-1.4"
 
 
-def test_country_data_is_labelled_demo(seeded):
-    assert set(DocumentRequirement.objects.values_list("source", flat=True)) == {demo.DEMO_SOURCE}
-    for profile in CountryProfile.objects.all():
-        assert any(s["source"] == demo.DEMO_SOURCE for s in profile.sources)
+def test_country_data_is_the_sourced_regulatory_data(seeded):
+    assert CountryProfile.objects.count() >= 25
+    assert not DocumentRequirement.objects.filter(source="").exists()
+    assert not DocumentRequirement.objects.filter(source__icontains="seed_demo").exists()
+    used = set(Site.objects.values_list("country", flat=True)) | set(
+        Shipment.objects.values_list("origin_country", flat=True)
+    )
+    assert used <= set(CountryProfile.objects.values_list("country", flat=True))
     assert CountryProfile.objects.get(country="BR").local_ior_mandatory is True
     assert CountryProfile.objects.get(country="IN").local_ior_mandatory is True
+
+
+def test_shipments_past_approval_drew_their_permits_down(seeded):
+    assert Permit.objects.filter(lines__drawdowns__isnull=False).exists()
+    checked = 0
+    for shipment in Shipment.objects.filter(status__in=APPROVED_OR_LATER):
+        permit_documents = shipment.documents.filter(document_type__in=PERMIT_TYPES)
+        if not permit_documents.exists():
+            continue
+        checked += 1
+        drawn = PermitDrawdown.objects.filter(shipment=shipment, released_at__isnull=True).select_related(
+            "line__permit"
+        )
+        assert drawn.exists(), shipment.reference
+        for drawdown in drawn:
+            permit = drawdown.line.permit
+            assert permit.trial_id == shipment.trial_id
+            assert permit.permit_type in set(permit_documents.values_list("document_type", flat=True))
+            assert permit.is_valid_on(shipment.planned_ship_date)
+            assert drawdown.quantity == drawdown.item.quantity
+    assert checked >= 10
+
+
+def test_a_shipment_cancelled_after_approval_gave_its_permits_back(seeded):
+    cancelled = Shipment.objects.get(reference="DEMO-038")
+    assert cancelled.permit_drawdowns.exists()
+    assert not cancelled.permit_drawdowns.filter(released_at__isnull=True).exists()
+
+
+def test_permits_are_held_by_the_importer_and_issued_by_the_countrys_authority(seeded):
+    permits = Permit.objects.select_related("holder", "trial")
+    assert permits.count() >= 8
+    for permit in permits:
+        profile = CountryProfile.objects.get(country=permit.country)
+        assert permit.authority == profile.regulatory_authority_acronym
+        assert permit.holder.roles.filter(role=PartyRole.IOR).exists()
+        assert permit.holder.licences.filter(licence_type="import_licence", country=permit.country).exists()
+        assert permit.lines.exists()
+    assert permits.filter(country="IN", permit_type="test_licence", number__startswith="CT-17/").count() == 2
+    assert (
+        permits.get(country="BR", permit_type="import_permit", trial__protocol_number="NBP-2201").authority == "ANVISA"
+    )
+
+
+def test_one_permit_is_nearly_used_up_for_the_draft_that_needs_it(seeded):
+    draft = Shipment.objects.get(reference="DEMO-031")
+    assert draft.status == S.DRAFT
+    # Submitting snapshots the checklist the permit check reads; the test's transaction undoes it.
+    submitted = services.shipment_submit(actor=draft.created_by, shipment=draft)
+    reasons = permit_reasons(submitted)
+    assert len(reasons) == 1
+    assert re.search(r"has \d+ vials of HLX-301 .* left; this shipment needs \d+", reasons[0])
+
+
+def test_every_checklist_document_has_an_owner_and_was_uploaded_by_it_or_the_ior(seeded):
+    assert not Document.objects.filter(owed_by__isnull=True).exists()
+    versions = DocumentVersion.objects.select_related("document__shipment", "uploaded_by")
+    assert versions.count() > 100
+    for version in versions:
+        document, uploader = version.document, version.uploaded_by
+        shipment = document.shipment
+        if document.owed_by_role in {PartyRole.SPONSOR, PartyRole.CRO}:
+            allowed = {
+                shipment.sponsor_id,
+                *SponsorAuthorisation.objects.filter(sponsor=shipment.sponsor).values_list("cro", flat=True),
+            }
+        else:
+            allowed = {document.owed_by_id, shipment.ior_id}
+        assert uploader.organization_id in allowed, (shipment.reference, document.document_type, uploader.username)
+    # Where the owing party has a demo user, that user uploaded it rather than the IOR.
+    assert DocumentVersion.objects.filter(
+        document__owed_by_role="courier", uploaded_by__username="courier_editor"
+    ).exists()
+    assert DocumentVersion.objects.filter(document__owed_by_role="eor", uploaded_by__username="eor_editor").exists()
+
+
+def test_shipments_in_permit_collection_have_part_of_their_documents(seeded):
+    collecting = Shipment.objects.filter(status=S.PERMIT_COLLECTION, return_of__isnull=True)
+    assert collecting.count() >= 3
+    for shipment in collecting:
+        statuses = list(shipment.documents.values_list("status", flat=True))
+        assert "requested" in statuses or "rejected" in statuses, shipment.reference
+        assert set(statuses) - {"requested"}, shipment.reference
+    assert Shipment.objects.get(reference="DEMO-027").documents.filter(status="rejected").exists()
+
+
+def test_declared_values_match_the_items_and_every_item_has_an_hs_code(seeded):
+    for shipment in Shipment.objects.prefetch_related("items"):
+        items = list(shipment.items.all())
+        assert items, shipment.reference
+        assert shipment.declared_value == sum((i.quantity * i.unit_value for i in items), Decimal(0))
+        assert all(item.hs_code for item in items), shipment.reference
+
+
+def test_a_loud_second_run_says_nothing_was_created_and_how_long_it_took(seeded):
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    assert re.search(r"Demo data already present: nothing created\. \(\d+\.\d s\)", out.getvalue())
 
 
 def test_a_refused_step_fails_in_one_line_and_leaves_no_half_built_shipment(seeded, monkeypatch):
