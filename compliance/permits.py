@@ -148,3 +148,32 @@ def permits_for(*, trial, country: str, permit_type: str | None = None):
     if permit_type:
         query &= Q(permit_type=permit_type)
     return Permit.objects.filter(query).prefetch_related("lines")
+
+
+def permit_shortfalls(permits, items) -> list[str]:
+    """For a proposal: which items the given valid permits do not cover, or not in the quantity still left."""
+    if not permits:
+        return ["no valid permit on the planned ship date"]
+    lines = [line for permit in permits for line in permit.lines.all()]
+    remaining = _remaining(lines)
+    by_product = defaultdict(list)
+    for line in lines:
+        by_product[normalise_product(line.product_name)].append(line)
+    gaps = []
+    for item in items:
+        if not item.product_name:
+            continue
+        candidates = by_product.get(normalise_product(item.product_name), [])
+        if not candidates:
+            gaps.append(f"no permit line covers {item.product_name}")
+            continue
+        left = sum((remaining[line.pk] for line in candidates), Decimal(0))
+        if left < item.quantity:
+            gaps.append(
+                f"{max(left, Decimal(0)).normalize():f} of {item.product_name} left, {item.quantity.normalize():f} needed"
+            )
+        else:
+            for line in candidates:
+                take = min(remaining[line.pk], item.quantity)
+                remaining[line.pk] -= take
+    return gaps

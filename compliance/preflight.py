@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from compliance.choices import PERMIT_TYPES, ProductCategory
 from compliance.models import CountryProfile, Permit
+from compliance.permits import permit_shortfalls
 from compliance.selectors import required_documents
 from ior_platform.core.codes import country_name
 from parties.choices import LicenceType, PartyRole
@@ -115,11 +116,15 @@ def earliest_ship_date(*, today: date, lead_times: list[int | None]) -> date:
 
 
 def licence_reasons(ior, *, country: str, day: date) -> list[str]:
-    """Why `ior` cannot import into `country` on `day` under its own licences (empty when it can)."""
+    """Why `ior` cannot import into `country` on `day` under its own licences (empty when it can). An importer
+    licence is demanded where the country requires a local licensed importer; elsewhere only the licences the
+    IOR does hold there must be valid."""
     licences = [
         lic for lic in ior.licences.all() if lic.licence_type == LicenceType.IMPORT_LICENCE and lic.country == country
     ]
     if any(lic.is_valid_on(day) for lic in licences):
+        return []
+    if not licences and not CountryProfile.objects.filter(country=country, local_ior_mandatory=True).exists():
         return []
     lapsed = [lic for lic in licences if lic.valid_until and lic.valid_until < day]
     if lapsed:
@@ -240,11 +245,17 @@ def preflight(proposal: Proposal) -> PreflightResult:
             continue
         need = PermitNeed(side=doc.side, country=doc.country, permit_type=doc.document_type, title=doc.title)
         if proposal.trial is not None:
-            held = Permit.objects.filter(
-                trial=proposal.trial, permit_type=doc.document_type, country=doc.country, direction=doc.side
+            held = list(
+                Permit.objects.filter(
+                    trial=proposal.trial, permit_type=doc.document_type, country=doc.country, direction=doc.side
+                ).prefetch_related("lines")
             )
             need.held = [f"{p.number} (valid until {p.valid_until:%Y-%m-%d})" for p in held]
-            need.covered = any(p.is_valid_on(proposal.planned_ship_date) for p in held)
+            shortfalls = permit_shortfalls(
+                [p for p in held if p.is_valid_on(proposal.planned_ship_date)], proposal.items
+            )
+            need.covered = bool(held) and not shortfalls
+            warnings.extend(f"{need.title}: {gap}" for gap in shortfalls)
         permits.append(need)
 
     taxes = _taxes(proposal, destination_profile) if kind == RouteKind.INTERNATIONAL else []

@@ -182,7 +182,24 @@ def test_preflight_command_text_and_bad_input(regulatory_data):
 
 
 def test_licence_for_another_country_does_not_count(world):
+    CountryProfileFactory(country="BR", local_ior_mandatory=True)
     LicenceFactory(organization=world.ior, country="AR", number="AR-1")
     world.ior.licences.filter(country="BR").delete()
     result = propose("US", "BR", ior=world.ior)
     assert any("holds no import licence for Brazil" in b for b in result.blockers)
+
+
+def test_no_licence_needed_where_no_local_licensed_importer_is_required(world):
+    CountryProfileFactory(country="US", local_ior_mandatory=False)
+    result = propose("BR", "US", ior=world.ior)
+    assert not any("import licence" in b for b in result.blockers)
+
+
+def test_preflight_permit_coverage_counts_what_is_left(world, brazil_permit):
+    DocumentRequirementFactory(country__country="BR", document_type="import_permit")
+    item = ProposedItem(category="imp", quantity=Decimal(1200), product_name="ABC-123 100 mg vial")
+    result = propose("US", "BR", trial=world.trial, items=[item])
+    assert [p.covered for p in result.permits] == [False]
+    assert any("1000 of ABC-123 100 mg vial left, 1200 needed" in w for w in result.warnings)
+    smaller = ProposedItem(category="imp", quantity=Decimal(10), product_name="ABC-123 100 mg vial")
+    assert [p.covered for p in propose("US", "BR", trial=world.trial, items=[smaller]).permits] == [True]

@@ -345,6 +345,7 @@ def test_time_is_stored_in_utc(world):
 
 
 def test_approve_needs_an_import_licence_for_the_destination_country(world):
+    CountryProfile.objects.create(country="BR", local_ior_mandatory=True)
     world.ior.licences.update(country="IN")
     shipment = force_status(world.shipment(), S.DOSSIER_REVIEW)
     with pytest.raises(TransitionRefused) as refused:
