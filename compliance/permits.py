@@ -169,9 +169,8 @@ def permit_shortfalls(permits, items) -> list[str]:
             continue
         left = sum((remaining[line.pk] for line in candidates), Decimal(0))
         if left < item.quantity:
-            gaps.append(
-                f"{max(left, Decimal(0)).normalize():f} of {item.product_name} left, {item.quantity.normalize():f} needed"
-            )
+            left = max(left, Decimal(0))
+            gaps.append(f"{left.normalize():f} of {item.product_name} left, {item.quantity.normalize():f} needed")
         else:
             for line in candidates:
                 take = min(remaining[line.pk], item.quantity)
