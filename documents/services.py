@@ -1,8 +1,9 @@
 """Writes to the document checklist: creating it at submission, uploading versions, reviewing them."""
 
 import hashlib
-import mimetypes
-from pathlib import PurePath
+import logging
+import tempfile
+from typing import IO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -11,17 +12,21 @@ from django.db.models import Max
 from django.utils import timezone
 
 from compliance.selectors import required_documents
+from documents import uploads
 from documents.choices import DocumentStatus, ReviewDecision
 from documents.models import Document, DocumentVersion
 from ior_platform.core.audit import record_event
-from ior_platform.core.errors import NotPermitted, TransitionRefused
+from ior_platform.core.errors import ConflictError, NotPermitted, TransitionRefused
 from parties.choices import PartyRole
 from shipments.choices import ShipmentStatus
 from shipments.models import Shipment
 from shipments.rules import parties_of, refusal
 
+logger = logging.getLogger(__name__)
+
 # Checklist documents may be uploaded and reviewed only while the dossier is being put together or read.
 OPEN_FOR_DOCUMENTS = {ShipmentStatus.PERMIT_COLLECTION, ShipmentStatus.DOSSIER_REVIEW}
+VERIFIED_COPY_IN_MEMORY_BYTES = 1024 * 1024
 
 
 def _owing_organization(shipment, role: str):
@@ -90,23 +95,19 @@ def _may_upload(actor, document) -> bool:
 
 
 def document_version_upload(*, actor, document: Document, uploaded_file) -> DocumentVersion:
-    """Store a new version of a checklist document. A new version never replaces an old one, and resets the review."""
+    """Store a new version of a checklist document. A new version never replaces an old one, and resets the review.
+    The content type is read from the bytes; the uploader's file name is kept for display only."""
     shipment = document.shipment
     if not _may_upload(actor, document) or not actor.has_member_role("editor", "reviewer", "manager"):
         raise NotPermitted("only the party that owes this document, or the importer of record, may upload it")
-    size = uploaded_file.size or 0
-    if size == 0:
-        raise ValidationError({"file": "The file is empty."})
-    if size > settings.DOCUMENT_UPLOAD_MAX_BYTES:
-        raise ValidationError({"file": f"The file is larger than {settings.DOCUMENT_UPLOAD_MAX_BYTES} bytes."})
-    digest = hashlib.sha256()
-    for chunk in uploaded_file.chunks():
-        digest.update(chunk)
-    uploaded_file.seek(0)
-    original_name = PurePath(uploaded_file.name or "document").name[:255] or "document"
-    content_type = mimetypes.guess_type(original_name)[0] or "application/octet-stream"
+    original_name = uploads.display_name(uploaded_file.name)
+    inspected = uploads.inspect_upload(uploaded_file, name=original_name, max_bytes=settings.DOCUMENT_UPLOAD_MAX_BYTES)
     version = DocumentVersion(
-        original_name=original_name, size=size, content_type=content_type, sha256=digest.hexdigest(), uploaded_by=actor
+        original_name=original_name,
+        size=inspected.size,
+        content_type=inspected.content_type,
+        sha256=inspected.sha256,
+        uploaded_by=actor,
     )
     try:
         with transaction.atomic():
@@ -114,7 +115,7 @@ def document_version_upload(*, actor, document: Document, uploaded_file) -> Docu
             locked = Document.objects.select_for_update().get(pk=document.pk)
             version.document = locked
             version.number = (locked.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-            version.file.save(original_name, uploaded_file, save=False)
+            version.file.save("upload", uploaded_file, save=False)
             version.save()
             old_status = locked.status
             locked.status = DocumentStatus.UPLOADED
@@ -123,7 +124,12 @@ def document_version_upload(*, actor, document: Document, uploaded_file) -> Docu
                 actor=actor,
                 action="document.version_uploaded",
                 target=version,
-                changes={"status": [old_status, locked.status], "sha256": [None, version.sha256]},
+                changes={
+                    "status": [old_status, locked.status],
+                    "sha256": [None, version.sha256],
+                    "size": [None, version.size],
+                    "content_type": [None, version.content_type],
+                },
                 shipment=shipment,
             )
     except Exception:
@@ -133,6 +139,72 @@ def document_version_upload(*, actor, document: Document, uploaded_file) -> Docu
         raise
     document.refresh_from_db()
     return version
+
+
+class DocumentTampered(ConflictError):
+    """A stored file no longer matches the size and SHA-256 recorded when it was uploaded."""
+
+
+def document_version_open(*, user, version: DocumentVersion) -> tuple[IO[bytes], str, str]:
+    """The stored bytes of a version, checked against its record, as (file, content type, download name).
+
+    The bytes are copied while they are hashed and the copy is what the caller sends, so a file changed after the
+    check cannot be served as verified. A mismatch is audited in its own transaction before DocumentTampered is
+    raised: call this outside a transaction, or the record of the failure is rolled back with the error."""
+    version = DocumentVersion.objects.for_user(user).select_related("document").get(pk=version.pk)
+    copy = tempfile.SpooledTemporaryFile(max_size=VERIFIED_COPY_IN_MEMORY_BYTES)  # noqa: SIM115 - the caller's to close
+    try:
+        size, sha256 = _copy_stored_file(version, copy)
+    except BaseException:
+        copy.close()
+        raise
+    if size is None:
+        problem = "the stored file is missing"
+    elif size != version.size:
+        problem = f"the stored file is not {version.size} bytes long"
+    elif sha256 != version.sha256:
+        problem = "the stored file's SHA-256 differs from the one recorded at upload"
+    else:
+        copy.seek(0)
+        return copy, version.content_type, uploads.download_name(version.original_name, version.content_type)
+    copy.close()
+    _record_integrity_failure(user, version, problem, size=size, sha256=sha256)
+    raise DocumentTampered(
+        f"version {version.number} of {version.document.label} does not match what was uploaded: {problem}. "
+        "It is withheld and the failure has been recorded"
+    )
+
+
+def _copy_stored_file(version: DocumentVersion, copy) -> tuple[int | None, str | None]:
+    """Size and SHA-256 of the stored file, copied into `copy`; (None, None) when it is gone. Stops one chunk past
+    the recorded size: a file grown beyond it is wrong however it ends."""
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with version.file.open("rb") as stored:
+            for chunk in stored.chunks():
+                size += len(chunk)
+                digest.update(chunk)
+                if size > version.size:
+                    return version.file.storage.size(version.file.name), None
+                copy.write(chunk)
+    except FileNotFoundError:
+        return None, None
+    return size, digest.hexdigest()
+
+
+def _record_integrity_failure(user, version: DocumentVersion, problem: str, *, size, sha256) -> None:
+    logger.error("Integrity failure of document version %s (%s): %s", version.pk, version.file.name, problem)
+    with transaction.atomic():
+        shipment = Shipment.objects.select_for_update().get(pk=version.document.shipment_id)
+        record_event(
+            actor=user,
+            action="document.integrity_failure",
+            target=version,
+            changes={"size": [version.size, size], "sha256": [version.sha256, sha256]},
+            reason=problem,
+            shipment=shipment,
+        )
 
 
 def document_review(*, actor, version: DocumentVersion, decision: str, comment: str = "") -> DocumentVersion:

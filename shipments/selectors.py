@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, QuerySet
 
-from documents.models import Document
+from documents.models import Document, DocumentVersion
 from ior_platform.core.models import AuditEvent
 from shipments.models import Shipment
 from shipments.rules import TRANSITION_LABELS
@@ -28,7 +28,12 @@ def shipment_get(*, user, reference: str) -> Shipment:
         .select_related("site", "return_of")
         .prefetch_related(
             "items",
-            Prefetch("documents", queryset=Document.objects.select_related("owed_by").prefetch_related("versions")),
+            Prefetch(
+                "documents",
+                queryset=Document.objects.select_related("owed_by").prefetch_related(
+                    Prefetch("versions", queryset=DocumentVersion.objects.select_related("uploaded_by"))
+                ),
+            ),
             "ior__licences",
             "signatures",
         )

@@ -11,7 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from compliance.models import PermitDrawdown
+from documents.models import DossierArtifact
 from documents.services import document_version_upload
+from documents.signatures import signature_create
 from ior_platform.core.models import AuditEvent
 from ior_platform.core.tenancy import restrict
 from parties.models import Address, Contact, Organization
@@ -37,6 +39,8 @@ def a_shipment(world, requirements, brazil_permit):
     )
     call_command("load_screening_list", "tests/data/screening/csl_sample.csv", stdout=StringIO())
     organization_screen(organization=world.sponsor_a)
+    signature_create(actor=world.rita, shipment=shipment, meaning="approved")
+    DossierArtifact.objects.create(shipment=shipment, requested_by=world.alice)
     return shipment
 
 
