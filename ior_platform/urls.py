@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("shipments/", include("shipments.urls")),
+    path("dossiers/", include("documents.dossier_urls")),
     path("documents/", include("documents.urls")),
     path("admin/", admin.site.urls),
 ]
