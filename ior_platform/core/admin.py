@@ -2,6 +2,7 @@
 that must never change, and an audited admin so that a staff edit lands in the same hash-chained trail
 as a change made through the services."""
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
@@ -13,6 +14,7 @@ from django.utils.http import urlencode
 from ior_platform.core.audit import record_event
 from ior_platform.core.codes import country_name
 from ior_platform.core.models import AuditEvent, TaskClaim
+from shipments.choices import ShipmentStatus
 
 admin.site.site_header = "IOR/EOR platform administration"
 admin.site.site_title = "IOR/EOR platform administration"
@@ -20,6 +22,9 @@ admin.site.index_title = "Records"
 
 # Never written to the trail, even when a form reports it changed.
 UNAUDITED_FIELDS = frozenset({"password", "last_login"})
+# Not a model field: the form carries it to the audit event.
+CHANGE_REASON = "change_reason"
+CHANGE_REASON_LABEL = "Reason for the change"
 
 
 class CountryListFilter(admin.AllValuesFieldListFilter):
@@ -77,6 +82,10 @@ def _form_field_names(form) -> list[str]:
     return list(form.fields) if form.instance.pk is None else list(form.changed_data)
 
 
+def _reason(form) -> str:
+    return form.cleaned_data.get(CHANGE_REASON, "")
+
+
 class AuditedAdmin(admin.ModelAdmin):
     """Writes an audit event for every add, change and deletion made here, inlines included, in the admin's
     own transaction: without it a staff correction would be missing from the trail the dossier prints.
@@ -97,9 +106,49 @@ class AuditedAdmin(admin.ModelAdmin):
             if anchor is not None and anchor.pk is not None:
                 list(type(anchor)._base_manager.select_for_update().filter(pk=anchor.pk).values_list("pk"))
 
-    def _record(self, request, obj, verb: str, changes: dict, scope: dict) -> None:
+    def reason_required(self, request, obj) -> bool:
+        """Once a shipment has left draft its record is in the dossier: a change to it, or to anything on its chain
+        (items, documents), must say why (21 CFR 11.10(e), EU GMP Annex 11 §9)."""
+        if obj is None or obj.pk is None or not self.has_change_permission(request, obj):
+            return False
+        shipment = self.audit_scope(obj).get("shipment")
+        return shipment is not None and shipment.status != ShipmentStatus.DRAFT
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if not self.reason_required(request, obj):
+            return fieldsets
+        # Admins without fieldsets list the form's fields, the reason among them: it belongs at the end, once.
+        fieldsets = [
+            (name, {**options, "fields": [field for field in options["fields"] if field != CHANGE_REASON]})
+            for name, options in fieldsets
+        ]
+        return [*fieldsets, (CHANGE_REASON_LABEL, {"fields": [CHANGE_REASON]})]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        required = self.reason_required(request, obj)
+        if required and kwargs.get("fields"):
+            kwargs["fields"] = [field for field in kwargs["fields"] if field != CHANGE_REASON]
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if not required:
+            return form
+        # Required on every save of the page, inline rows included: the inlines are validated apart from this form,
+        # and a save that changes nothing writes no event, so the reason is then simply not used.
+        reason = forms.CharField(
+            label=CHANGE_REASON_LABEL,
+            widget=forms.Textarea(attrs={"rows": 2}),
+            help_text="The shipment has left draft: the reason is kept with the change in its audit trail.",
+        )
+        return type(form.__name__, (form,), {CHANGE_REASON: reason})
+
+    def _record(self, request, obj, verb: str, changes: dict, scope: dict, reason: str = "") -> None:
         record_event(
-            actor=request.user, action=f"{obj._meta.model_name}.{verb}_in_admin", target=obj, changes=changes, **scope
+            actor=request.user,
+            action=f"{obj._meta.model_name}.{verb}_in_admin",
+            target=obj,
+            changes=changes,
+            reason=reason,
+            **scope,
         )
 
     def save_model(self, request, obj, form, change):
@@ -110,7 +159,8 @@ class AuditedAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         changes = _changes(before, _field_values(obj, names), adding=not change)
         if not change or changes:
-            self._record(request, obj, "changed" if change else "created", changes, self.audit_scope(obj))
+            verb = "changed" if change else "created"
+            self._record(request, obj, verb, changes, self.audit_scope(obj), _reason(form))
 
     def delete_model(self, request, obj):
         scope = self.audit_scope(obj)
@@ -125,9 +175,11 @@ class AuditedAdmin(admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         scope = self.audit_scope(form.instance)
         self._lock_chain(scope)
+        reason = _reason(form)
         for deleted in formset.deleted_forms:
             if deleted.instance.pk is not None:
-                self._record(request, deleted.instance, "deleted", {"object": [str(deleted.instance), None]}, scope)
+                removed = {"object": [str(deleted.instance), None]}
+                self._record(request, deleted.instance, "deleted", removed, scope, reason)
         # The link to the parent is the chain the event lands on, not a change worth recording.
         parent_link = getattr(getattr(formset, "fk", None), "name", None)
         edited = []
@@ -140,7 +192,8 @@ class AuditedAdmin(admin.ModelAdmin):
         for inline_form, names, adding, before in edited:
             changes = _changes(before, _field_values(inline_form.instance, names), adding=adding)
             if adding or changes:
-                self._record(request, inline_form.instance, "created" if adding else "changed", changes, scope)
+                verb = "created" if adding else "changed"
+                self._record(request, inline_form.instance, verb, changes, scope, reason)
 
 
 @admin.register(AuditEvent)
