@@ -192,3 +192,40 @@ class DossierArtifact(models.Model):
 
     def __str__(self) -> str:
         return f"Dossier {self.shipment} ({self.get_status_display()}, {self.requested_at:%Y-%m-%d %H:%M})"
+
+
+# Stages belong in choices.py by the house rule; they live here only while that file is someone else's.
+class ReminderStage(models.TextChoices):
+    D7 = "d7", "7 days before due"
+    D3 = "d3", "3 days before due"
+    D1 = "d1", "1 day before due"
+    DUE = "due", "Due today"
+    OVERDUE = "overdue", "Overdue"
+    ESCALATED = "escalated", "Escalated"
+
+
+class DocumentReminder(models.Model):
+    """One chase of the party that owes a checklist document: a stage before, on or after its due date. Each stage
+    is sent at most once per document, however many sweeps run."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="reminders")
+    stage = models.CharField(max_length=10, choices=ReminderStage.choices)
+    due_date = models.DateField(help_text="The document's due date when the reminder was created.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    notified_at = models.DateTimeField(null=True, blank=True, help_text="Set by the sweep that sent it.")
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = ("shipment", "document__shipment__")
+
+    class Meta:
+        ordering = ["document", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "stage"], name="documentreminder_once_per_stage"),
+            models.CheckConstraint(
+                condition=Q(stage__in=["d7", "d3", "d1", "due", "overdue", "escalated"]),
+                name="documentreminder_stage_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document}: {self.get_stage_display()}"

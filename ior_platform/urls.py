@@ -11,5 +11,6 @@ urlpatterns = [
     path("shipments/", include("shipments.urls")),
     path("dossiers/", include("documents.dossier_urls")),
     path("documents/", include("documents.urls")),
+    path("notifications/", include("parties.urls")),
     path("admin/", admin.site.urls),
 ]

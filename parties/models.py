@@ -320,3 +320,60 @@ class Screening(models.Model):
     @property
     def blocks_export(self) -> bool:
         return self.status in (ScreeningStatus.POTENTIAL_MATCH, ScreeningStatus.CONFIRMED_MATCH)
+
+
+class EmailMode(models.TextChoices):
+    IMMEDIATE = "immediate", "Immediately"
+    DIGEST = "digest", "Daily digest"
+    OFF = "off", "Off (inbox only)"
+
+
+class Notification(models.Model):
+    """A message for one user in their inbox (a shipment event, a document deadline), also e-mailed at once or in
+    the daily digest as they prefer. It carries only what the recipient was allowed to see when it was written."""
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    shipment = models.ForeignKey(
+        "shipments.Shipment", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=50, help_text="What caused it, e.g. shipment.reject or document.d3.")
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    link = models.URLField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when claimed for e-mail, so it is never sent twice."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_recipient_read")]
+
+    def __str__(self) -> str:
+        return f"{self.recipient}: {self.subject}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+
+class NotificationPreference(models.Model):
+    """How a user wants their notifications e-mailed. A user without one gets them immediately."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="notification_preference")
+    email_mode = models.CharField(max_length=10, choices=EmailMode.choices, default=EmailMode.IMMEDIATE)
+    digest_hour = models.PositiveSmallIntegerField(
+        default=7, help_text="Hour of the day, in the user's time zone, after which the digest goes out."
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(digest_hour__lte=23), name="notificationpreference_hour_of_day"),
+            models.CheckConstraint(
+                condition=Q(email_mode__in=["immediate", "digest", "off"]), name="notificationpreference_mode_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.get_email_mode_display()}"

@@ -3,11 +3,12 @@ and find work already done, so a retry or a duplicate delivery records nothing t
 
 from celery import shared_task
 
+from ior_platform.core.celery_tasks import DurableTask
 from parties.models import Organization
 from parties.screening import ScreeningUnavailable, current_index, organization_screen
 
 
-@shared_task(acks_late=True)
+@shared_task(base=DurableTask, acks_late=True)
 def screen_organization(organization_id: int) -> int | None:
     """Screen an organization against the restricted-party lists; the id of the screening, or None."""
     organization = Organization.objects.filter(pk=organization_id).first()

@@ -3,9 +3,10 @@ their work with a unique key so a retry or a duplicate delivery does nothing twi
 
 from celery import shared_task
 
+from ior_platform.core.celery_tasks import DurableTask
 from shipments.notifications import shipment_event_notify
 
 
-@shared_task(acks_late=True)
+@shared_task(base=DurableTask, acks_late=True)
 def notify_shipment_event(event_id: int) -> int:
     return shipment_event_notify(event_id=event_id)

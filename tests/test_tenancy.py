@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from compliance.models import PermitDrawdown
+from documents.deadlines import chase_document_deadlines
 from documents.models import DossierArtifact
 from documents.services import document_version_upload
 from documents.signatures import signature_create
@@ -41,6 +42,7 @@ def a_shipment(world, requirements, brazil_permit):
     organization_screen(organization=world.sponsor_a)
     signature_create(actor=world.rita, shipment=shipment, meaning="approved")
     DossierArtifact.objects.create(shipment=shipment, requested_by=world.alice)
+    chase_document_deadlines(today=shipment.documents.first().due_date)
     return shipment
 
 

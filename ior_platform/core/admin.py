@@ -8,12 +8,13 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models.fields.files import FieldFile
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from ior_platform.core.audit import record_event
 from ior_platform.core.codes import country_name
-from ior_platform.core.models import AuditEvent, TaskClaim
+from ior_platform.core.models import AuditEvent, DeadLetter, TaskClaim
 from shipments.choices import ShipmentStatus
 
 admin.site.site_header = "IOR/EOR platform administration"
@@ -238,3 +239,63 @@ class TaskClaimAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ordering = ("-claimed_at",)
     fields = ("key", "claimed_at")
     readonly_fields = fields
+
+
+class DeadLetterStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open"), ("resolved", "Resolved")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(resolved_at__isnull=True)
+        if self.value() == "resolved":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(AuditedAdmin):
+    """Only workers write dead letters. Staff acknowledge one by saying what was done about it; who and when
+    are taken from the request, so an acknowledgement cannot be made in someone else's name."""
+
+    list_display = ("failed_at", "task_name", "exception_type", "retries", "resolved_at", "resolved_by")
+    list_filter = (DeadLetterStatusFilter, "task_name", "exception_type")
+    search_fields = ("task_id", "task_name", "exception_message")
+    list_select_related = ("resolved_by",)
+    date_hierarchy = "failed_at"
+    ordering = ("-failed_at", "-id")
+    fields = (
+        "task_name",
+        "task_id",
+        "args",
+        "kwargs",
+        "exception_type",
+        "exception_message",
+        "traceback",
+        "retries",
+        "failed_at",
+        "resolved_at",
+        "resolved_by",
+        "resolution_note",
+    )
+    audit_derived_fields = ("resolved_at", "resolved_by")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.resolved_at is not None:
+            return self.fields
+        return [name for name in self.fields if name != "resolution_note"]
+
+    def save_model(self, request, obj, form, change):
+        if obj.resolution_note.strip() and obj.resolved_at is None:
+            obj.resolved_at = timezone.now()
+            obj.resolved_by = request.user
+        super().save_model(request, obj, form, change)

@@ -67,3 +67,29 @@ class TaskClaim(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class DeadLetter(models.Model):
+    """A background job (a notice, a dossier, a screening) that failed for good and so did not happen: kept with
+    its error until staff have put the matter right by hand and acknowledged it."""
+
+    task_name = models.CharField(max_length=200, db_index=True)
+    task_id = models.CharField(max_length=255, unique=True)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    exception_type = models.CharField(max_length=200)
+    exception_message = models.TextField(blank=True)
+    traceback = models.TextField(blank=True, help_text="The end of the traceback, where the error was raised.")
+    retries = models.PositiveSmallIntegerField(default=0, help_text="Retries before giving up; 0 if not retryable.")
+    failed_at = models.DateTimeField(db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="resolved_dead_letters"
+    )
+    resolution_note = models.TextField(blank=True, help_text="What was done instead, e.g. the notice sent by hand.")
+
+    class Meta:
+        ordering = ["-failed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name}[{self.task_id}]"

@@ -5,8 +5,10 @@ from datetime import UTC, datetime
 
 from celery import shared_task
 
+from ior_platform.core.celery_tasks import DurableTask
 
-@shared_task
+
+@shared_task(base=DurableTask)
 def ping() -> dict[str, str]:
     # Hostname and time let a caller tell which worker answered and that the answer is fresh,
     # not a stale result left in the backend.

@@ -1,6 +1,7 @@
 """Settings shared by every environment. Everything that differs between machines comes from the environment."""
 
 import os
+from email.utils import getaddresses
 from pathlib import Path
 
 import dj_database_url
@@ -75,6 +76,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "parties.context_processors.unread_count",
             ],
         },
     },
@@ -130,7 +132,10 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "IOR platform <noreply@ior-platform.local>")
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Who hears of a background task that failed for good: "Ops <ops@example.com>, oncall@example.com".
+ADMINS = [(name or address, address) for name, address in getaddresses([os.environ.get("ADMINS", "")]) if address]
 
 # Celery. Without REDIS_URL / CELERY_BROKER_URL the broker is kombu's filesystem transport: a real
 # queue between processes that needs no server, so `make run` works on a bare machine.
@@ -165,11 +170,21 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "documents.tasks.render_dossier": {"queue": "pdf"},
     "shipments.tasks.notify_shipment_event": {"queue": "notifications"},
+    "parties.notifications.email_notification": {"queue": "notifications"},
+    "parties.notifications.send_notification_digests": {"queue": "notifications"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "expire-lapsed-documents": {
         "task": "documents.tasks.expire_lapsed_documents",
+        "schedule": 60 * 60,
+    },
+    "chase-document-deadlines": {
+        "task": "documents.tasks.chase_document_deadlines",
+        "schedule": int(os.environ.get("DEADLINE_SWEEP_MINUTES", "15")) * 60,
+    },
+    "send-notification-digests": {
+        "task": "parties.notifications.send_notification_digests",
         "schedule": 60 * 60,
     },
 }

@@ -10,7 +10,7 @@ from django.urls import reverse
 from compliance.models import CountryProfile, DocumentRequirement, Permit, PermitDrawdown, PermitLine
 from documents.models import Document, DocumentVersion
 from ior_platform.core.audit import record_event
-from ior_platform.core.models import AuditEvent, TaskClaim
+from ior_platform.core.models import AuditEvent, DeadLetter, TaskClaim
 from parties.models import (
     Address,
     Contact,
@@ -133,6 +133,17 @@ def every_record(staff, sponsor, trial, shipment):
     PermitDrawdown.objects.create(line=line, shipment=shipment, item=shipment.items.get(), quantity=Decimal(10))
     call_command("load_screening_list", "tests/data/screening/csl_sample.csv", stdout=StringIO())
     organization_screen(organization=sponsor)
+    DeadLetter.objects.create(
+        task_name="documents.tasks.render_dossier",
+        task_id="t-1",
+        args=[1],
+        kwargs={},
+        exception_type="ValueError",
+        exception_message="boom",
+        traceback="Traceback",
+        retries=0,
+        failed_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+    )
     return site
 
 

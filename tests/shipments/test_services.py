@@ -268,9 +268,12 @@ def test_stale_caller_gets_a_conflict(world):
 
 def test_notification_is_dispatched_after_commit_and_sent_once(world, django_capture_on_commit_callbacks):
     shipment = world.shipment()
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        services.shipment_submit(actor=world.alice, shipment=shipment)
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.shipment_cancel(actor=world.alice, shipment=shipment, reason="Site closed")
     assert len(callbacks) == 1
+    assert mail.outbox == []
+    with django_capture_on_commit_callbacks(execute=True):
+        callbacks[0]()
     recipients = sorted(address for message in mail.outbox for address in message.to)
     assert "alice@example.test" in recipients
     assert "rita@example.test" in recipients
@@ -289,7 +292,7 @@ def test_rolled_back_transition_dispatches_nothing(world, django_capture_on_comm
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        services.shipment_submit(actor=world.alice, shipment=shipment)
+        services.shipment_cancel(actor=world.alice, shipment=shipment, reason="Site closed")
         raise RuntimeError("the caller's transaction fails after the transition")
     assert callbacks == []
     assert mail.outbox == []
