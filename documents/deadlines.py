@@ -9,7 +9,8 @@ from collections import Counter
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Case, CharField, Value, When
 from django.utils import timezone
 
 from documents.choices import DocumentStatus
@@ -45,69 +46,120 @@ def stage_reached(due_date: date, today: date) -> str | None:
     return f"d{min(reached)}" if reached else None
 
 
-def chase_document_deadlines(*, today: date | None = None) -> dict[str, int]:
-    """Remind the owing parties of open checklist documents, once per stage. Returns how many of each stage
-    this sweep sent."""
-    today = today or timezone.localdate()
+def _stage_case(today: date) -> Case:
+    """stage_reached() as SQL, so the sweep picks each open document's stage in the database."""
+    whens = [
+        When(due_date__lte=today - timedelta(days=escalation_days()), then=Value(ReminderStage.ESCALATED)),
+        When(due_date__lt=today, then=Value(ReminderStage.OVERDUE)),
+        When(due_date=today, then=Value(ReminderStage.DUE)),
+    ]
+    whens += [
+        When(due_date__lte=today + timedelta(days=days), then=Value(f"d{days}")) for days in sorted(reminder_days())
+    ]
+    return Case(*whens, default=Value(None), output_field=CharField())
+
+
+def _open_documents(today: date):
     horizon = today + timedelta(days=max(reminder_days(), default=0))
-    documents = list(
-        Document.objects.filter(
-            status__in=CHASED_DOCUMENT_STATUSES,
-            shipment__status__in=CHASED_SHIPMENT_STATUSES,
-            due_date__lte=horizon,
-        ).select_related("shipment", "owed_by")
+    return Document.objects.filter(
+        status__in=CHASED_DOCUMENT_STATUSES, shipment__status__in=CHASED_SHIPMENT_STATUSES, due_date__lte=horizon
     )
-    wanted = {doc.pk: stage for doc in documents if (stage := stage_reached(doc.due_date, today))}
-    if not wanted:
-        return {}
-    by_pk = {doc.pk: doc for doc in documents}
-    DocumentReminder.objects.bulk_create(
-        [DocumentReminder(document_id=pk, stage=stage, due_date=by_pk[pk].due_date) for pk, stage in wanted.items()],
-        ignore_conflicts=True,
+
+
+def chase_document_deadlines(*, today: date | None = None, chunk_size: int = 1000) -> dict[str, int]:
+    """Remind the owing parties of open checklist documents, once per stage. Returns how many of each stage
+    this sweep sent.
+
+    Set-based: one INSERT … SELECT creates the reminders every open document has reached (conflicts with those
+    already there are ignored), then the unsent ones are claimed and notified chunk by chunk, so memory does not
+    grow with the number of documents."""
+    today = today or timezone.localdate()
+    due = (
+        _open_documents(today)
+        .annotate(stage=_stage_case(today))
+        .filter(stage__isnull=False)
+        .order_by()
+        .values_list("pk", "due_date", "stage")
     )
-    # Also picks up a reminder whose sweep died between inserting and notifying.
-    unsent = DocumentReminder.objects.filter(document_id__in=list(wanted), notified_at__isnull=True).values_list(
-        "pk", "document_id", "stage"
+    select_sql, params = due.query.sql_with_params()
+    table = connection.ops.quote_name(DocumentReminder._meta.db_table)
+    with connection.cursor() as cursor:
+        # "WHERE true" keeps SQLite from reading ON CONFLICT as part of the SELECT.
+        cursor.execute(
+            f"INSERT INTO {table} (document_id, due_date, stage, created_at) "  # noqa: S608
+            f"SELECT wanted.*, %s FROM ({select_sql}) AS wanted WHERE true "
+            "ON CONFLICT (document_id, stage) DO NOTHING",
+            [timezone.now(), *params],
+        )
+    # Only the stage each document has reached now is sent; an older unsent stage stays unsent (catch-up rule).
+    # A reminder a crashed sweep inserted but never sent is picked up here too.
+    unsent = (
+        DocumentReminder.objects.filter(notified_at__isnull=True, document__in=_open_documents(today))
+        .values_list("pk", "stage", "document__due_date")
+        .order_by("pk")
     )
     sent: Counter[str] = Counter()
-    for pk, document_id, stage in unsent:
-        if wanted[document_id] == stage and _claim_and_notify(pk, by_pk[document_id], stage):
-            sent[stage] += 1
+    cache: dict = {}
+    batch: list[int] = []
+    for pk, stage, due_date in unsent.iterator(chunk_size=chunk_size):
+        if stage_reached(due_date, today) != stage:
+            continue
+        batch.append(pk)
+        if len(batch) >= chunk_size:
+            sent.update(_claim_and_notify(batch, cache))
+            batch = []
+    if batch:
+        sent.update(_claim_and_notify(batch, cache))
     return dict(sent)
 
 
-def _claim_and_notify(reminder_id: int, document: Document, stage: str) -> bool:
-    with transaction.atomic():
-        # On PostgreSQL a second sweep's UPDATE waits for this one's commit and then matches no row.
-        claimed = DocumentReminder.objects.filter(pk=reminder_id, notified_at__isnull=True).update(
-            notified_at=timezone.now()
+def _claim_and_notify(reminder_ids: list[int], cache: dict) -> Counter[str]:
+    sent: Counter[str] = Counter()
+    table = connection.ops.quote_name(DocumentReminder._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(reminder_ids))
+    with transaction.atomic(), connection.cursor() as cursor:
+        # On PostgreSQL a second sweep's UPDATE of the same rows waits for this one's commit and then finds them
+        # claimed; RETURNING tells each sweep exactly which reminders are its own to send.
+        cursor.execute(
+            f"UPDATE {table} SET notified_at = %s WHERE notified_at IS NULL AND id IN ({placeholders}) "  # noqa: S608
+            "RETURNING id",
+            [timezone.now(), *reminder_ids],
         )
-        if not claimed:
-            return False
-        subject, body = _message(document, stage)
-        notify(
-            recipients=_recipients(document, stage),
-            kind=f"document.{stage}",
-            subject=subject,
-            body=body,
-            shipment=document.shipment,
+        claimed = [row[0] for row in cursor.fetchall()]
+        reminders = DocumentReminder.objects.filter(pk__in=claimed).select_related(
+            "document__shipment", "document__owed_by"
         )
-    return True
+        for reminder in reminders:
+            document, stage = reminder.document, reminder.stage
+            subject, body = _message(document, stage)
+            notify(
+                recipients=_recipients(document, stage, cache),
+                kind=f"document.{stage}",
+                subject=subject,
+                body=body,
+                shipment=document.shipment,
+            )
+            sent[stage] += 1
+    return sent
 
 
-def _recipients(document: Document, stage: str):
+def _members(organization_id, roles, cache: dict) -> list:
+    """Active users of an organization holding one of `roles`, looked up once per sweep."""
+    key = (organization_id, roles)
+    if key not in cache:
+        cache[key] = list(
+            User.objects.filter(organization_id=organization_id, is_active=True, memberships__role__in=roles).distinct()
+        )
+    return cache[key]
+
+
+def _recipients(document: Document, stage: str, cache: dict):
     shipment = document.shipment
-    owing = document.owed_by_id or shipment.sponsor_id
-    users = User.objects.filter(organization_id=owing, is_active=True, memberships__role__in=ACTING_ROLES).distinct()
+    users = _members(document.owed_by_id or shipment.sponsor_id, ACTING_ROLES, cache)
     if stage != ReminderStage.ESCALATED:
-        return list(users)
-    managers = User.objects.filter(
-        organization_id=shipment.ior_id, is_active=True, memberships__role=MemberRole.MANAGER
-    ).distinct()
-    sponsor = User.objects.filter(
-        organization_id=shipment.sponsor_id, is_active=True, memberships__role__in=ACTING_ROLES
-    ).distinct()
-    return [*users, *managers, *sponsor]
+        return users
+    managers = _members(shipment.ior_id, (MemberRole.MANAGER,), cache) if shipment.ior_id else []
+    return [*users, *managers, *_members(shipment.sponsor_id, ACTING_ROLES, cache)]
 
 
 def _message(document: Document, stage: str) -> tuple[str, str]:
