@@ -202,6 +202,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Reminders before a checklist document's due date, and the days overdue after which it is escalated.
+DEADLINE_REMINDER_DAYS = [int(d) for d in env_list("DEADLINE_REMINDER_DAYS", "7,3,1")]
+DEADLINE_ESCALATION_DAYS = int(os.environ.get("DEADLINE_ESCALATION_DAYS", "3"))
+
 DOCUMENT_UPLOAD_MAX_BYTES = int(os.environ.get("DOCUMENT_UPLOAD_MAX_BYTES", str(25 * 1024 * 1024)))
 
 LOGGING = {
