@@ -74,10 +74,8 @@ def _new_reference() -> str:
 
 
 def _require_sponsor_editor(actor, sponsor_id: int) -> None:
-    acts_for = (
+    acts_for = bool(actor.organization_id) and (
         Organization.objects.filter(acting_sponsor_ids(actor.organization_id), pk=sponsor_id).exists()
-        if (actor.organization_id)
-        else False
     )
     if not (acts_for and actor.has_member_role("editor", "manager")):
         raise NotPermitted(
