@@ -212,3 +212,31 @@ class PermitDrawdown(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shipment} draws {self.quantity.normalize():f} of {self.line}"
+
+
+class ExpiryReminder(models.Model):
+    """A warning that a permit or an importer's licence runs out before an open shipment's planned ship date,
+    sent once per (permit or licence, shipment)."""
+
+    key = models.CharField(max_length=100, unique=True, help_text="permit:<id>:shipment:<id> or licence:<id>:…")
+    shipment = models.ForeignKey("shipments.Shipment", on_delete=models.CASCADE, related_name="expiry_reminders")
+    permit = models.ForeignKey(Permit, null=True, blank=True, on_delete=models.CASCADE, related_name="reminders")
+    licence = models.ForeignKey(
+        "parties.Licence", null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
+    )
+    expires_on = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    tenancy = ("shipment", "shipment__")
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(permit__isnull=False, licence__isnull=True) | Q(permit__isnull=True, licence__isnull=False),
+                name="expiryreminder_one_subject",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} expires {self.expires_on}"

@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from compliance.expiry import chase_expiries
 from documents import deadlines
 from documents.dossier import dossier_render
 from documents.services import documents_expire_lapsed
@@ -19,5 +20,7 @@ def render_dossier(artifact_id: int) -> str:
 
 @shared_task(base=DurableTask, acks_late=True)
 def chase_document_deadlines() -> dict[str, int]:
-    """Safe to run twice at once: each (document, stage) reminder is a unique row claimed by one sweep."""
-    return deadlines.chase_document_deadlines()
+    """Safe to run twice at once: each (document, stage) reminder and each expiry warning is a unique row."""
+    sent = deadlines.chase_document_deadlines()
+    sent.update({f"expiry_{kind}": count for kind, count in chase_expiries().items()})
+    return sent

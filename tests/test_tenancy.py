@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from compliance.models import PermitDrawdown
+from compliance.models import ExpiryReminder, PermitDrawdown
 from documents.deadlines import chase_document_deadlines
 from documents.models import DossierArtifact
 from documents.services import document_version_upload
@@ -43,6 +43,9 @@ def a_shipment(world, requirements, brazil_permit):
     signature_create(actor=world.rita, shipment=shipment, meaning="approved")
     DossierArtifact.objects.create(shipment=shipment, requested_by=world.alice)
     chase_document_deadlines(today=shipment.documents.first().due_date)
+    ExpiryReminder.objects.create(
+        key="test", shipment=shipment, permit=brazil_permit, expires_on=brazil_permit.valid_until
+    )
     return shipment
 
 

@@ -2,6 +2,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
+from compliance.expiry import chase_expiries
 from documents.deadlines import chase_document_deadlines
 from documents.models import ReminderStage
 
@@ -21,3 +22,7 @@ class Command(BaseCommand):
         for stage in ReminderStage:
             self.stdout.write(f"{stage.label}: {sent.get(stage.value, 0)}")
         self.stdout.write(f"Reminders sent: {sum(sent.values())}")
+        expiries = chase_expiries()
+        self.stdout.write(
+            f"Expiry warnings sent: {expiries['permit']} for permits, {expiries['licence']} for import licences"
+        )
