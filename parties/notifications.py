@@ -172,6 +172,28 @@ def email_notification(notification_id: int) -> bool:
     return notification_email(notification_id=notification_id)
 
 
+def requeue_unsent_emails(*, now=None, older_than=timedelta(minutes=10)) -> int:
+    """Queue again the e-mail of immediate-mode notifications that should have gone out but did not: their task
+    was lost with the broker (a Redis restart keeps nothing). The e-mail task's own claim makes a late duplicate
+    harmless. Returns how many were queued."""
+    now = now or timezone.now()
+    stale = (
+        Notification.objects.filter(
+            emailed_at__isnull=True,
+            created_at__lt=now - older_than,
+            created_at__gte=now - DIGEST_WINDOW,
+            recipient__is_active=True,
+        )
+        .exclude(recipient__email="")
+        .exclude(recipient__notification_preference__email_mode__in=[EmailMode.DIGEST, EmailMode.OFF])
+    )
+    ids = list(stale.values_list("pk", flat=True)[:5000])
+    for pk in ids:
+        email_notification.delay(pk)
+    return len(ids)
+
+
 @shared_task(base=DurableTask, acks_late=True)
 def send_notification_digests() -> int:
+    requeue_unsent_emails()
     return send_digests()

@@ -254,3 +254,20 @@ def test_inbox_hides_notifications_about_shipments_no_longer_visible(world, clie
     world.cro.sponsor_authorisations.update(revoked_at=timezone.now())
     client.force_login(world.carl)
     assert "About sponsor A" not in client.get(reverse("parties:inbox")).content.decode()
+
+
+def test_immediate_emails_lost_with_the_broker_are_queued_again(world, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.core import mail
+    from django.utils import timezone
+
+    from parties.notifications import notify, requeue_unsent_emails
+
+    shipment = world.shipment()
+    # The commit's e-mail task is never run: as if it had been queued to a broker that then lost it.
+    created = notify(recipients=[world.alice], kind="test", subject="Lost", body="body", shipment=shipment)
+    Notification.objects.filter(pk=created[0].pk).update(created_at=timezone.now() - timedelta(minutes=30))
+    assert requeue_unsent_emails() == 1
+    assert [m.subject for m in mail.outbox] == ["Lost"]
+    assert requeue_unsent_emails() == 0
