@@ -7,22 +7,10 @@ import json
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-SHIPMENT_FIELDS = (
-    "reference",
-    "origin_country",
-    "origin_address",
-    "destination_country",
-    "destination_address",
-    "temperature_class",
-    "planned_ship_date",
-    "required_at_site_date",
-    "incoterm",
-    "declared_value",
-    "currency",
-    "duties_estimated",
-    "duties_payer",
-)
-PARTY_FIELDS = ("sponsor", "ior", "eor", "consignee", "broker", "courier")
+from ior_platform.core.tenancy import PARTY_FIELDS
+from shipments.models import DATA_FIELDS
+
+SHIPMENT_FIELDS = ("reference", *DATA_FIELDS)
 ITEM_FIELDS = (
     "position",
     "product_name",

@@ -21,6 +21,21 @@ from ior_platform.core.tenancy import TenantQuerySet
 from shipments.choices import DutiesPayer, Incoterm, QuantityUnit, RouteKind, ShipmentStatus, TrialPhase
 
 S = ShipmentStatus
+# The shipment's own data that a sponsor sets while drafting and a signer vouches for (parties apart).
+DATA_FIELDS = (
+    "origin_country",
+    "origin_address",
+    "destination_country",
+    "destination_address",
+    "temperature_class",
+    "planned_ship_date",
+    "required_at_site_date",
+    "incoterm",
+    "declared_value",
+    "currency",
+    "duties_estimated",
+    "duties_payer",
+)
 HS_CODE = re.compile(r"^\d{6}(\d{2}){0,2}$")
 UN_NUMBER = re.compile(r"^UN\d{4}$")
 

@@ -18,36 +18,17 @@ from documents.services import checklist_create
 from documents.signatures import signature_create, signatures_invalidate_if_changed, signer_verify
 from ior_platform.core.audit import diff, record_event, snapshot
 from ior_platform.core.errors import ConflictError, NotPermitted, TransitionRefused
-from ior_platform.core.tenancy import acting_sponsor_ids
+from ior_platform.core.tenancy import PARTY_FIELDS, acting_sponsor_ids
 from parties.models import Organization
 from parties.screening import screening_blockers
 from shipments.choices import ShipmentStatus
 from shipments.guards import blockers
-from shipments.models import Shipment, ShipmentItem, Trial
+from shipments.models import DATA_FIELDS, Shipment, ShipmentItem, Trial
 from shipments.rules import TRANSITION_VERBS, refusal
 from shipments.tasks import notify_shipment_event
 
 # What a client may set on a draft; status, route kind, sponsor and the audit fields are the platform's.
-DRAFT_FIELDS = (
-    "site",
-    "ior",
-    "eor",
-    "consignee",
-    "broker",
-    "courier",
-    "origin_country",
-    "origin_address",
-    "destination_country",
-    "destination_address",
-    "temperature_class",
-    "planned_ship_date",
-    "required_at_site_date",
-    "incoterm",
-    "declared_value",
-    "currency",
-    "duties_estimated",
-    "duties_payer",
-)
+DRAFT_FIELDS = ("site", *PARTY_FIELDS[1:], *DATA_FIELDS)
 ITEM_FIELDS = (
     "product_name",
     "category",
