@@ -12,5 +12,8 @@ urlpatterns = [
     path("dossiers/", include("documents.dossier_urls")),
     path("documents/", include("documents.urls")),
     path("notifications/", include("parties.urls")),
+    path("api/", include("ior_platform.api_urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "ior_platform.core.api.errors.server_error"

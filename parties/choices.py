@@ -27,3 +27,23 @@ class LicenceType(models.TextChoices):
     CUSTOMS_BROKER = "customs_broker", "Customs broker licence"
     CONTROLLED_SUBSTANCES = "controlled_substances", "Controlled substances licence"
     DANGEROUS_GOODS = "dangerous_goods", "Dangerous goods certification"
+
+
+class ApiScope(models.TextChoices):
+    READ = "read", "Read"
+    WRITE = "write", "Read and write"
+
+
+class WebhookEvent(models.TextChoices):
+    SHIPMENT_STATUS_CHANGED = "shipment.status_changed", "Shipment status changed"
+    DOCUMENT_REQUESTED = "document.requested", "Document requested"
+    DOCUMENT_REJECTED = "document.rejected", "Document rejected"
+    DOCUMENT_APPROVED = "document.approved", "Document approved"
+    DOCUMENT_OVERDUE = "document.overdue", "Document overdue"
+    EXCURSION = "shipment.excursion", "Temperature excursion"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Delivered"
+    FAILED = "failed", "Failed"

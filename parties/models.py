@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from ior_platform.core.codes import CountryField, country_name, valid_country_constraint
 from ior_platform.core.tenancy import TenantQuerySet
-from parties.choices import LicenceType, MemberRole, PartyRole
+from parties.choices import ApiScope, DeliveryStatus, LicenceType, MemberRole, PartyRole, WebhookEvent
 
 
 class Organization(models.Model):
@@ -377,3 +377,119 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.get_email_mode_display()}"
+
+
+class ApiKey(models.Model):
+    """A credential an organization issues to one of its systems (RTSM, CTMS, ERP). Calls made with it act as
+    its owner, a user of that organization, limited to its scope. Only a hash of the secret is kept."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="api_keys")
+    owner = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="api_keys", help_text="The user the key acts as."
+    )
+    name = models.CharField(max_length=100, help_text="What the key is for, e.g. 'RTSM production'.")
+    prefix = models.CharField(max_length=16, unique=True, help_text="The key's public start, shown in lists and logs.")
+    secret_hash = models.CharField(max_length=64, help_text="SHA-256 of the whole key.")
+    scope = models.CharField(max_length=10, choices=ApiScope.choices, default=ApiScope.READ)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = ("own_organization", "organization__")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(scope__in=["read", "write"]), name="apikey_scope_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == ApiScope.WRITE
+
+
+class ApiCall(models.Model):
+    """One request made with an API key: who (the key and its owner), what, when and the answer given.
+    Kept so an organization and an auditor can see everything a system did in its name."""
+
+    key = models.ForeignKey(ApiKey, on_delete=models.PROTECT, related_name="calls")
+    owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    status_code = models.PositiveSmallIntegerField()
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = ("own_organization", "key__organization__")
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["key", "occurred_at"], name="apicall_key_time")]
+
+    def __str__(self) -> str:
+        return f"{self.key.prefix} {self.method} {self.path} {self.status_code}"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of an organization's system that receives the events it subscribed to, signed with a shared secret."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list, help_text="Event names this endpoint receives.")
+    secret = models.CharField(max_length=80, help_text="Shared secret for the HMAC-SHA256 signature; shown once.")
+    description = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = ("own_organization", "organization__")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.organization}: {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or being sent) to one endpoint, with every attempt's outcome: the organization's delivery log."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.UUIDField(help_text="Stable id of the event; receivers use it to ignore duplicates.")
+    event = models.CharField(max_length=50, choices=WebhookEvent.choices)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = ("own_organization", "endpoint__organization__")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhookdelivery_once_per_endpoint"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "succeeded", "failed"]), name="webhookdelivery_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint.url} ({self.status})"

@@ -235,3 +235,34 @@ def force_status(shipment: Shipment, status: str) -> Shipment:
 
 def days(n: int):
     return timezone.localdate() + timedelta(days=n)
+
+
+@pytest.fixture
+def api_as(db):
+    """`api_as(user, scope="write")`: a DRF APIClient calling with a fresh API key owned by `user`."""
+    from rest_framework.test import APIClient
+
+    from parties.api_keys import hash_key
+    from parties.models import ApiKey
+
+    made = []
+
+    def make(user, scope: str = "write") -> APIClient:
+        made.append(user)
+        prefix = f"ior_t{len(made):03d}{user.pk:04d}"[:12]
+        raw = f"{prefix}_{'k' * 40}"
+        ApiKey.objects.create(
+            organization_id=user.organization_id,
+            owner=user,
+            name=f"test key of {user.username}",
+            prefix=prefix,
+            secret_hash=hash_key(raw),
+            scope=scope,
+            created_by=user,
+        )
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        client.raw_key = raw
+        return client
+
+    return make

@@ -8,6 +8,7 @@ the (chain, sequence) unique constraint turns any other race into an error inste
 import hashlib
 import json
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC
 
@@ -17,6 +18,9 @@ from django.db import models
 from django.utils import timezone
 
 from ior_platform.core.models import AuditEvent
+
+# Set for the length of a request made with an API key, so every event it causes names the key.
+audit_channel: ContextVar[str] = ContextVar("audit_channel", default="")
 
 
 class AuditEncoder(DjangoJSONEncoder):
@@ -48,6 +52,9 @@ def event_digest(event: AuditEvent) -> str:
         "reason": event.reason,
         "prev_hash": event.prev_hash,
     }
+    if event.via:
+        # Only when set, so events written before the field existed keep their digests.
+        payload["via"] = event.via
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -103,6 +110,7 @@ def record_event(
         action=action,
         changes=_normalise(changes or {}),
         reason=reason,
+        via=audit_channel.get(),
         prev_hash=last["hash"] if last else "",
     )
     event.hash = event_digest(event)

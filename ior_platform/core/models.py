@@ -33,6 +33,11 @@ class AuditEvent(models.Model):
     action = models.CharField(max_length=64)
     changes = models.JSONField(default=dict, blank=True, help_text="Field name to [old, new].")
     reason = models.TextField(blank=True)
+    via = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="The channel when not the browser, e.g. the API key used.",
+    )
     prev_hash = models.CharField(max_length=64, blank=True)
     hash = models.CharField(max_length=64, unique=True)
 
@@ -93,3 +98,24 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name}[{self.task_id}]"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a POST made with an `Idempotency-Key`, replayed when a client retries the same request,
+    so a network failure on the client's side never books a shipment twice."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty while the first is running.")
+    response_body = models.BinaryField(blank=True, default=b"")
+    response_headers = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotencyrecord_user_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.method} {self.path} [{self.key}]"

@@ -1,4 +1,4 @@
-"""Platform health checks for the task queue."""
+"""Platform housekeeping tasks: queue health checks, expired idempotency keys."""
 
 import socket
 from datetime import UTC, datetime
@@ -13,3 +13,10 @@ def ping() -> dict[str, str]:
     # Hostname and time let a caller tell which worker answered and that the answer is fresh,
     # not a stale result left in the backend.
     return {"reply": "pong", "hostname": socket.gethostname(), "at": datetime.now(UTC).isoformat()}
+
+
+@shared_task(base=DurableTask)
+def purge_idempotency_records() -> int:
+    from ior_platform.core.api.idempotency import idempotency_purge
+
+    return idempotency_purge()

@@ -51,6 +51,9 @@ def _rule(kind: str, user) -> Q:
 
     if kind == "shipment":
         return shipment_rule(user)
+    if kind == "own_organization":
+        # Credentials and integrations: only the organization's own users, never its partners or CROs.
+        return Q(pk=user.organization_id)
     shipments = visible_shipments(user)
     if kind == "trial":
         return Q(sponsor__in=Organization.objects.filter(acting_sponsor_ids(user.organization_id))) | Q(

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_fsm",
     "ior_platform.core",
     "parties",
@@ -59,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "ior_platform.core.api.authentication.AuditChannelMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -175,6 +177,10 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "purge-idempotency-records": {
+        "task": "ior_platform.core.tasks.purge_idempotency_records",
+        "schedule": 60 * 60,
+    },
     "expire-lapsed-documents": {
         "task": "documents.tasks.expire_lapsed_documents",
         "schedule": 60 * 60,
@@ -190,17 +196,50 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "ior_platform.core.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "ior_platform.core.api.schema.IntegrationSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "ior_platform.core.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "ior_platform.core.api.permissions.KeyScopeAllows",
+    ],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "ior_platform.core.api.pagination.CappedCursorPagination",
+    "DEFAULT_THROTTLE_CLASSES": ["ior_platform.core.api.throttling.KeyOrUserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": os.environ.get("API_THROTTLE_RATE", "600/min")},
+    "EXCEPTION_HANDLER": "ior_platform.core.api.errors.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "IOR/EOR clinical shipment platform API",
+    "DESCRIPTION": (
+        "Book, follow and feed clinical-trial shipments from your RTSM, CTMS or ERP. Authenticate with an API key "
+        "(`Authorization: Bearer ior_…`) issued by your organization's manager. Times are UTC ISO-8601. Every error "
+        "has the same shape. POSTs accept an `Idempotency-Key`; updates and transitions accept `If-Match`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the installed sidecar package: served by us, no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+
+# Redis backs the cache (API throttling) when configured, so every web process shares one budget per key.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+    }
 
 # Reminders before a checklist document's due date, and the days overdue after which it is escalated.
 DEADLINE_REMINDER_DAYS = [int(d) for d in env_list("DEADLINE_REMINDER_DAYS", "7,3,1")]

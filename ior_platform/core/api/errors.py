@@ -1,0 +1,71 @@
+"""One JSON shape for every API error: {"detail": ..., "errors": {field: [...]}, "reasons": [...]}.
+
+`errors` appears on 400 (field name to messages), `reasons` on 409 and 403 (what blocks the request)."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from ior_platform.core.errors import ConflictError, NotPermitted, TransitionRefused
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The object changed since you read it (If-Match does not match its ETag); fetch it again."
+    default_code = "precondition_failed"
+
+
+class IdempotencyConflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "idempotency_conflict"
+
+
+class Replay(Exception):
+    """Raised to answer a retried POST with the response its Idempotency-Key already got."""
+
+    def __init__(self, response):
+        self.response = response
+        super().__init__("idempotent replay")
+
+
+def _field_errors(detail) -> dict:
+    if isinstance(detail, dict):
+        return detail
+    return {"non_field_errors": detail if isinstance(detail, list) else [detail]}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, Replay):
+        return exc.response
+    if isinstance(exc, TransitionRefused | ConflictError):
+        return Response({"detail": str(exc), "reasons": exc.reasons}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, NotPermitted):
+        return Response({"detail": str(exc), "reasons": exc.reasons}, status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, DjangoValidationError):
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return Response({"detail": "Invalid input.", "errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, Http404):
+        # DRF's message names the model ("No Shipment matches"); another tenant's object must look like nothing.
+        exc = exceptions.NotFound()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"detail": "Invalid input.", "errors": _field_errors(exc.detail)}
+    elif isinstance(response.data, dict) and "detail" not in response.data:
+        response.data = {"detail": "Invalid input.", "errors": response.data}
+    elif isinstance(response.data, list):
+        response.data = {"detail": "Invalid input.", "errors": {"non_field_errors": response.data}}
+    return response
+
+
+def server_error(request, *args, **kwargs):
+    """500 for the whole site: the JSON error shape under /api/, the site's page elsewhere."""
+    from django.http import JsonResponse
+    from django.views import defaults
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Server error. It was recorded; retry later."}, status=500)
+    return defaults.server_error(request, *args, **kwargs)
