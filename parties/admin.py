@@ -5,6 +5,8 @@ from django.utils import timezone
 from ior_platform.core.admin import AuditedAdmin, CountryListFilter, ReadOnlyAdminMixin
 from parties.models import (
     Address,
+    ApiCall,
+    ApiKey,
     Contact,
     Licence,
     Membership,
@@ -14,6 +16,8 @@ from parties.models import (
     ScreeningListEntry,
     SponsorAuthorisation,
     User,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from parties.tasks import screen_organization
 
@@ -154,3 +158,48 @@ class ScreeningAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("organization__name", "matched_text", "screened_text", "clearance_reason")
     list_select_related = ("organization", "matched_entry", "cleared_by")
     date_hierarchy = "screened_at"
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Keys are issued by the organization's managers (API, `issue_api_key`) so the secret is shown once to them;
+    staff see and revoke them here."""
+
+    list_display = ("prefix", "name", "organization", "owner", "scope", "created_at", "expires_at", "last_used_at")
+    list_filter = ("scope", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("prefix", "name", "organization__name", "owner__username")
+    exclude = ("secret_hash",)
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        from parties.api_keys import api_key_revoke
+
+        for key in queryset.filter(revoked_at__isnull=True):
+            api_key_revoke(actor=request.user, key=key, reason="revoked by platform staff in the admin")
+        self.message_user(request, "Revoked.")
+
+
+@admin.register(ApiCall)
+class ApiCallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("occurred_at", "key", "owner", "method", "path", "status_code", "remote_addr")
+    list_filter = ("method", "status_code")
+    search_fields = ("key__prefix", "owner__username", "path")
+    date_hierarchy = "occurred_at"
+    list_select_related = ("key", "owner")
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("url", "organization", "is_active", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("url", "organization__name")
+    exclude = ("secret",)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "event", "endpoint", "status", "attempts", "response_status", "delivered_at")
+    list_filter = ("status", "event")
+    search_fields = ("endpoint__url", "event_id")
+    list_select_related = ("endpoint",)

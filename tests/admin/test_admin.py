@@ -13,6 +13,8 @@ from ior_platform.core.audit import record_event
 from ior_platform.core.models import AuditEvent, DeadLetter, TaskClaim
 from parties.models import (
     Address,
+    ApiCall,
+    ApiKey,
     Contact,
     Licence,
     Membership,
@@ -20,6 +22,8 @@ from parties.models import (
     OrganizationRole,
     SponsorAuthorisation,
     User,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from parties.screening import organization_screen
 from shipments.models import Shipment, ShipmentItem, Site, Trial
@@ -143,6 +147,20 @@ def every_record(staff, sponsor, trial, shipment):
         traceback="Traceback",
         retries=0,
         failed_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+    )
+    key = ApiKey.objects.create(
+        organization=sponsor, owner=member, name="RTSM", prefix="ior_admin001", secret_hash="0" * 64, created_by=staff
+    )
+    ApiCall.objects.create(key=key, owner=member, method="GET", path="/api/v1/shipments/", status_code=200)
+    endpoint = WebhookEndpoint.objects.create(
+        organization=sponsor,
+        url="https://hooks.example.com/ior",
+        events=["shipment.status_changed"],
+        secret="whsec_x",
+        created_by=staff,
+    )
+    WebhookDelivery.objects.create(
+        endpoint=endpoint, event_id="00000000-0000-0000-0000-000000000001", event="shipment.status_changed", payload={}
     )
     return site
 
@@ -373,3 +391,16 @@ def test_document_status_stays_with_the_services_while_its_due_date_can_be_corre
     event = AuditEvent.objects.filter(shipment=shipment).latest("sequence")
     assert (event.action, event.changes) == ("document.changed_in_admin", {"due_date": ["2030-02-01", "2030-01-15"]})
     assert DocumentVersion.objects.get().review_decision == ""
+
+
+def test_staff_revoke_api_keys_from_the_admin_and_never_see_their_hash(client, every_record):
+    key = ApiKey.objects.get(prefix="ior_admin001")
+    page = client.get(reverse("admin:parties_apikey_change", args=[key.pk])).content.decode()
+    assert "0" * 64 not in page
+    response = client.post(
+        reverse("admin:parties_apikey_changelist"), {"action": "revoke", "_selected_action": [key.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    assert AuditEvent.objects.filter(action="apikey.revoke", target_id=str(key.pk)).exists()
