@@ -17,3 +17,4 @@ urlpatterns = [
 ]
 
 handler500 = "ior_platform.core.api.errors.server_error"
+handler404 = "ior_platform.core.api.errors.page_not_found"

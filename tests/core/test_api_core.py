@@ -277,3 +277,13 @@ def test_the_hourly_purge_removes_only_expired_idempotency_records(world, api_as
     client.post("/api/v1/echo/", {"text": "new"}, HTTP_IDEMPOTENCY_KEY="new")
     assert purge_idempotency_records.delay().get() == 1
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
+
+
+@pytest.mark.urls("ior_platform.urls")
+def test_unknown_api_urls_answer_in_json_and_pages_in_html(world, api_as, client):
+    response = api_as(world.alice).get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+    client.force_login(world.alice)
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")

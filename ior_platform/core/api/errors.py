@@ -69,3 +69,13 @@ def server_error(request, *args, **kwargs):
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Server error. It was recorded; retry later."}, status=500)
     return defaults.server_error(request, *args, **kwargs)
+
+
+def page_not_found(request, exception, *args, **kwargs):
+    """404 for the whole site: an unknown URL under /api/ answers in the API's JSON error shape too."""
+    from django.http import JsonResponse
+    from django.views import defaults
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception, *args, **kwargs)
