@@ -18,6 +18,7 @@ from documents.models import Document, DocumentVersion
 from ior_platform.core.audit import record_event
 from ior_platform.core.errors import ConflictError, NotPermitted, TransitionRefused
 from parties.choices import PartyRole
+from parties.webhooks import webhooks_emit_document_reviewed, webhooks_emit_documents_requested
 from shipments.choices import ShipmentStatus
 from shipments.models import Shipment
 from shipments.rules import parties_of, refusal
@@ -69,7 +70,9 @@ def checklist_create(*, shipment) -> list[Document]:
         for req in required
         if (req.side, req.document_type) not in existing
     ]
-    return Document.objects.bulk_create(documents)
+    created = Document.objects.bulk_create(documents)
+    webhooks_emit_documents_requested(documents=created)
+    return created
 
 
 def _lock_open_shipment(actor, document: Document, verb: str):
@@ -243,6 +246,7 @@ def document_review(*, actor, version: DocumentVersion, decision: str, comment: 
             reason=locked.review_comment,
             shipment=shipment,
         )
+        webhooks_emit_document_reviewed(document=doc)
     return locked
 
 

@@ -12,6 +12,7 @@ from documents.manifest import dossier_manifest, manifest_sha256, normalised
 from documents.models import ElectronicSignature, SigningAttempt
 from ior_platform.core.audit import record_event
 from ior_platform.core.errors import NotPermitted
+from parties.webhooks import webhooks_emit_shipment_status_changed
 
 MAX_FAILURES = 3
 LOCK_WINDOW = timedelta(minutes=15)
@@ -139,7 +140,7 @@ def signatures_invalidate_if_changed(*, shipment, actor=None) -> list[Electronic
             locked.status_changed_at = now
             locked.save()
             permit_release(shipment=locked)
-            record_event(
+            event = record_event(
                 actor=actor,
                 action="shipment.reopen_review",
                 target=locked,
@@ -147,4 +148,5 @@ def signatures_invalidate_if_changed(*, shipment, actor=None) -> list[Electronic
                 reason=reason,
                 shipment=locked,
             )
+            webhooks_emit_shipment_status_changed(audit_event=event)
         return stale

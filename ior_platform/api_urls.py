@@ -7,11 +7,12 @@ from rest_framework.routers import DefaultRouter
 from compliance.api.urls import register as register_compliance
 from documents.api.urls import register as register_documents
 from parties.api.urls import register as register_parties
+from parties.api.webhooks import register as register_webhooks
 from shipments.api.urls import register as register_shipments
 
 router = DefaultRouter()
 router.include_root_view = False
-for register in (register_shipments, register_documents, register_parties, register_compliance):
+for register in (register_shipments, register_documents, register_parties, register_compliance, register_webhooks):
     register(router)
 
 v1_patterns = [

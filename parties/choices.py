@@ -41,6 +41,8 @@ class WebhookEvent(models.TextChoices):
     DOCUMENT_APPROVED = "document.approved", "Document approved"
     DOCUMENT_OVERDUE = "document.overdue", "Document overdue"
     EXCURSION = "shipment.excursion", "Temperature excursion"
+    # Sent only on request, to check an endpoint; never subscribed to.
+    PING = "ping", "Ping (test)"
 
 
 class DeliveryStatus(models.TextChoices):

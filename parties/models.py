@@ -453,6 +453,7 @@ class WebhookEndpoint(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
 
     objects = TenantQuerySet.as_manager()
     tenancy = ("own_organization", "organization__")
@@ -477,6 +478,11 @@ class WebhookDelivery(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a pending delivery may next be attempted; while one is in flight, the end of its claim.",
+    )
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     objects = TenantQuerySet.as_manager()
@@ -489,6 +495,11 @@ class WebhookDelivery(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "succeeded", "failed"]), name="webhookdelivery_status_valid"
             ),
+        ]
+        indexes = [
+            models.Index(fields=["endpoint", "-created_at"], name="webhookdelivery_endpoint_log"),
+            # The sweep that re-queues deliveries whose task was lost reads only the pending ones.
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="webhookdelivery_due"),
         ]
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ from celery import shared_task
 from ior_platform.core.celery_tasks import DurableTask
 from parties.models import Organization
 from parties.screening import ScreeningUnavailable, current_index, organization_screen
+from parties.webhooks import webhook_delivery_attempt, webhooks_requeue_due
 
 
 @shared_task(base=DurableTask, acks_late=True)
@@ -23,3 +24,15 @@ def screen_organization(organization_id: int) -> int | None:
     except ScreeningUnavailable:
         # Nothing loaded yet; export clearance screens the organization once a list is.
         return None
+
+
+@shared_task(base=DurableTask, acks_late=True)
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt of a webhook delivery, if it is due and not claimed; it schedules its own retry."""
+    return webhook_delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(base=DurableTask, acks_late=True)
+def requeue_due_webhook_deliveries() -> int:
+    """Periodic: queue again the webhook deliveries whose message was lost."""
+    return webhooks_requeue_due()

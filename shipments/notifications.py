@@ -8,6 +8,7 @@ from documents.choices import DocumentStatus
 from ior_platform.core.models import AuditEvent, TaskClaim
 from parties.models import User
 from parties.notifications import notify
+from parties.webhooks import webhooks_emit_shipment_status_changed
 from shipments.models import Shipment
 
 NOTIFIED_ACTIONS = {
@@ -48,6 +49,7 @@ def _message(event: AuditEvent, shipment: Shipment) -> tuple[str, str]:
 def shipment_event_notify(*, event_id: int) -> int:
     """Notify the parties of one audit event, once. Returns how many notifications were written."""
     event = AuditEvent.objects.select_related("shipment").filter(pk=event_id).first()
+    webhooks_emit_shipment_status_changed(audit_event=event)
     if event is None or event.shipment is None or event.action not in NOTIFIED_ACTIONS:
         return 0
     shipment = event.shipment

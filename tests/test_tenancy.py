@@ -1,6 +1,7 @@
 """One rule decides who sees what. charlie of sponsor B must get nothing of sponsor A anywhere."""
 
 import re
+import uuid
 from decimal import Decimal
 from io import StringIO
 
@@ -17,7 +18,7 @@ from documents.services import document_version_upload
 from documents.signatures import signature_create
 from ior_platform.core.models import AuditEvent
 from ior_platform.core.tenancy import restrict
-from parties.models import Address, Contact, Organization
+from parties.models import Address, ApiCall, ApiKey, Contact, Organization, WebhookDelivery, WebhookEndpoint
 from parties.screening import organization_screen
 from shipments import selectors, services
 from shipments.models import Shipment
@@ -45,6 +46,25 @@ def a_shipment(world, requirements, brazil_permit):
     chase_document_deadlines(today=shipment.documents.first().due_date)
     ExpiryReminder.objects.create(
         key="test", shipment=shipment, permit=brazil_permit, expires_on=brazil_permit.valid_until
+    )
+    key = ApiKey.objects.create(
+        organization=world.sponsor_a,
+        owner=world.alice,
+        name="RTSM",
+        prefix="ior_tenancy1",
+        secret_hash="0" * 64,
+        created_by=world.mona,
+    )
+    ApiCall.objects.create(key=key, owner=world.alice, method="GET", path="/api/v1/shipments/", status_code=200)
+    endpoint = WebhookEndpoint.objects.create(
+        organization=world.sponsor_a,
+        url="https://hooks.sponsor-a.example/ior",
+        events=["shipment.status_changed"],
+        secret="whsec_a",
+        created_by=world.mona,
+    )
+    WebhookDelivery.objects.create(
+        endpoint=endpoint, event_id=uuid.uuid4(), event="shipment.status_changed", payload={"reference": "x"}
     )
     return shipment
 
@@ -155,3 +175,11 @@ def test_admin_links_give_charlie_nothing(client, world, a_shipment):
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("admin:login"))
         assert a_shipment.reference not in response.content.decode()
+
+
+@pytest.mark.parametrize("persona", ["carl", "rita", "eddie"])
+def test_partners_and_cros_never_see_an_organizations_keys_or_webhooks(world, a_shipment, persona):
+    user = getattr(world, persona)
+    for model in (ApiKey, ApiCall, WebhookEndpoint, WebhookDelivery):
+        assert not model.objects.for_user(user).exists(), model.__name__
+    assert ApiKey.objects.for_user(world.victor).count() == 1

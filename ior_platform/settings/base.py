@@ -174,9 +174,16 @@ CELERY_TASK_ROUTES = {
     "shipments.tasks.notify_shipment_event": {"queue": "notifications"},
     "parties.notifications.email_notification": {"queue": "notifications"},
     "parties.notifications.send_notification_digests": {"queue": "notifications"},
+    # Their own queue: a slow receiver (up to 15 s an attempt) must not hold up e-mails.
+    "parties.tasks.deliver_webhook": {"queue": "webhooks"},
+    "parties.tasks.requeue_due_webhook_deliveries": {"queue": "webhooks"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "requeue-webhook-deliveries": {
+        "task": "parties.tasks.requeue_due_webhook_deliveries",
+        "schedule": 5 * 60,
+    },
     "purge-idempotency-records": {
         "task": "ior_platform.core.tasks.purge_idempotency_records",
         "schedule": 60 * 60,

@@ -77,7 +77,7 @@ ERRORS = {
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
     OpenApiParameter.HEADER,
     description="Any unique string (a UUID) of yours. A retry with the same key and body gets the first response "
     "again for 24 hours instead of repeating the action; the same key with another body is refused with 409.",
