@@ -235,6 +235,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One enum per choice set, whatever the field is called (`side` and `direction` are both a TradeDirection).
+    "ENUM_NAME_OVERRIDES": {
+        "PartyRoleEnum": "parties.choices.PartyRole",
+        "TradeDirectionEnum": "compliance.choices.TradeDirection",
+        "ProductCategoryEnum": "compliance.choices.ProductCategory",
+        "DocumentTypeEnum": "compliance.choices.DocumentType",
+    },
     # Swagger UI from the installed sidecar package: served by us, no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
