@@ -2,8 +2,9 @@
 
 Deadlines live in the database: each sweep looks at every open document and works out the one stage it has
 reached today, so a sweep missed (the beat down for a day) costs nothing and catching up sends only the most recent
-stage, never the ones skipped. Each (document, stage) is a unique row, inserted with conflicts ignored and then
-claimed by a conditional UPDATE of notified_at, so two sweeps at once notify once."""
+stage, never the ones skipped. Each (document, stage) is a unique row, inserted already claimed with conflicts
+ignored (or, left unsent by a crashed sweep, claimed by a conditional UPDATE of notified_at), so two sweeps at once
+notify once. A chunk's notifications are written from value rows in a fixed number of queries."""
 
 from collections import Counter
 from datetime import date, timedelta
@@ -16,8 +17,9 @@ from django.utils import timezone
 from documents.choices import DocumentStatus
 from documents.models import Document, DocumentReminder, ReminderStage
 from parties.choices import MemberRole
-from parties.models import User
-from parties.notifications import notify
+from parties.models import Membership
+from parties.notifications import ShipmentMessage, notify_bulk
+from parties.webhooks import webhooks_emit_document_overdue
 from shipments.choices import ShipmentStatus
 
 CHASED_DOCUMENT_STATUSES = (DocumentStatus.REQUESTED, DocumentStatus.REJECTED)
@@ -70,102 +72,195 @@ def chase_document_deadlines(*, today: date | None = None, chunk_size: int = 100
     """Remind the owing parties of open checklist documents, once per stage. Returns how many of each stage
     this sweep sent.
 
-    Set-based: one INSERT … SELECT creates the reminders every open document has reached (conflicts with those
-    already there are ignored), then the unsent ones are claimed and notified chunk by chunk, so memory does not
-    grow with the number of documents."""
+    Set-based: one query over the open documents finds each one's current stage that has no reminder yet, or one a
+    crashed sweep left unsent; its rows are then created or claimed and notified chunk by chunk, so memory does not
+    grow with the number of documents. A sweep with nothing to send costs that one query."""
     today = today or timezone.localdate()
-    due = (
+    wanted = (
         _open_documents(today)
         .annotate(stage=_stage_case(today))
         .filter(stage__isnull=False)
         .order_by()
-        .values_list("pk", "due_date", "stage")
+        .values_list("id", "due_date", "stage")
     )
-    select_sql, params = due.query.sql_with_params()
+    wanted_sql, params = wanted.query.sql_with_params()
     table = connection.ops.quote_name(DocumentReminder._meta.db_table)
-    with connection.cursor() as cursor:
-        # "WHERE true" keeps SQLite from reading ON CONFLICT as part of the SELECT.
-        cursor.execute(
-            f"INSERT INTO {table} (document_id, due_date, stage, created_at) "  # noqa: S608
-            f"SELECT wanted.*, %s FROM ({select_sql}) AS wanted WHERE true "
-            "ON CONFLICT (document_id, stage) DO NOTHING",
-            [timezone.now(), *params],
-        )
-    # Only the stage each document has reached now is sent; an older unsent stage stays unsent (catch-up rule).
-    # A reminder a crashed sweep inserted but never sent is picked up here too.
-    unsent = (
-        DocumentReminder.objects.filter(notified_at__isnull=True, document__in=_open_documents(today))
-        .values_list("pk", "stage", "document__due_date")
-        .order_by("pk")
+    # Joined on the stage reached today only: an older stage left unsent stays unsent (catch-up rule).
+    pending_sql = (
+        f"SELECT wanted.id, wanted.due_date, wanted.stage, reminder.id FROM ({wanted_sql}) AS wanted "  # noqa: S608
+        f"LEFT JOIN {table} AS reminder ON reminder.document_id = wanted.id AND reminder.stage = wanted.stage "
+        "WHERE reminder.id IS NULL OR reminder.notified_at IS NULL"
     )
     sent: Counter[str] = Counter()
-    cache: dict = {}
-    batch: list[int] = []
-    for pk, stage, due_date in unsent.iterator(chunk_size=chunk_size):
-        if stage_reached(due_date, today) != stage:
-            continue
-        batch.append(pk)
-        if len(batch) >= chunk_size:
-            sent.update(_claim_and_notify(batch, cache))
-            batch = []
-    if batch:
-        sent.update(_claim_and_notify(batch, cache))
+    labels = _display_labels()
+    # Most sweeps have less than a chunk to send: a plain query answers them, and PostgreSQL may run it in parallel,
+    # which it never does for a server-side cursor. Only a full first chunk streams the rest through one; the rows
+    # just sent no longer match.
+    with connection.cursor() as cursor:
+        cursor.execute(f"{pending_sql} LIMIT %s", [*params, chunk_size])
+        rows = cursor.fetchall()
+    if rows:
+        sent.update(_claim_and_notify(rows, labels))
+    if len(rows) == chunk_size:
+        with connection.chunked_cursor() as pending:
+            pending.execute(pending_sql, params)
+            while rows := pending.fetchmany(chunk_size):
+                sent.update(_claim_and_notify(rows, labels))
     return dict(sent)
 
 
-def _claim_and_notify(reminder_ids: list[int], cache: dict) -> Counter[str]:
+# What a chunk's messages are written from: plain values joined in one query, no model instances.
+REMINDER_FIELDS = (
+    "stage",
+    "document__title",
+    "document__document_type",
+    "document__side",
+    "document__status",
+    "document__due_date",
+    "document__owed_by_role",
+    "document__owed_by_id",
+    "document__owed_by__name",
+    "document__shipment_id",
+    "document__shipment__reference",
+    "document__shipment__origin_country",
+    "document__shipment__destination_country",
+    "document__shipment__planned_ship_date",
+    "document__shipment__sponsor_id",
+    "document__shipment__ior_id",
+)
+
+
+def _display_labels() -> dict[str, dict[str, str]]:
+    """get_FOO_display() of the fields a message shows, as dicts, in the language active for this sweep."""
+    fields = ("document_type", "side", "status", "owed_by_role")
+    return {name: {k: str(v) for k, v in Document._meta.get_field(name).flatchoices} for name in fields}
+
+
+def _claim_and_notify(rows: list[tuple], labels: dict[str, dict[str, str]]) -> Counter[str]:
     sent: Counter[str] = Counter()
-    table = connection.ops.quote_name(DocumentReminder._meta.db_table)
-    placeholders = ", ".join(["%s"] * len(reminder_ids))
+    now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
-        # On PostgreSQL a second sweep's UPDATE of the same rows waits for this one's commit and then finds them
-        # claimed; RETURNING tells each sweep exactly which reminders are its own to send.
-        cursor.execute(
-            f"UPDATE {table} SET notified_at = %s WHERE notified_at IS NULL AND id IN ({placeholders}) "  # noqa: S608
-            "RETURNING id",
-            [timezone.now(), *reminder_ids],
+        if connection.vendor == "postgresql":
+            # A first sweep writes a few notifications per reminder; waiting at each chunk's commit for its WAL to
+            # reach the disk is time the sweep need not spend. A server crash may lose the last chunks committed, but
+            # whole (reminders with their notifications), so the next sweep sends them again; and an e-mail task's
+            # claim commits synchronously, which flushes the WAL that wrote its notification first.
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        missing = [
+            (document_id, due_date, stage) for document_id, due_date, stage, reminder_id in rows if not reminder_id
+        ]
+        left_unsent = [reminder_id for *_, reminder_id in rows if reminder_id]
+        claimed = _create_claimed(cursor, missing, now) + _claim_unsent(cursor, left_unsent, now)
+        if not claimed:
+            return sent
+        reminders = [
+            dict(zip(REMINDER_FIELDS, row, strict=True))
+            for row in DocumentReminder.objects.filter(pk__in=claimed).order_by("pk").values_list(*REMINDER_FIELDS)
+        ]
+        members = _members_by_organization(
+            {r["document__owed_by_id"] or r["document__shipment__sponsor_id"] for r in reminders}
+            | {r["document__shipment__sponsor_id"] for r in reminders if r["stage"] == ReminderStage.ESCALATED}
+            | {r["document__shipment__ior_id"] for r in reminders if r["stage"] == ReminderStage.ESCALATED}
         )
-        claimed = [row[0] for row in cursor.fetchall()]
-        reminders = DocumentReminder.objects.filter(pk__in=claimed).select_related(
-            "document__shipment", "document__owed_by"
-        )
+        messages = []
         for reminder in reminders:
-            document, stage = reminder.document, reminder.stage
-            subject, body = _message(document, stage)
-            notify(
-                recipients=_recipients(document, stage, cache),
-                kind=f"document.{stage}",
-                subject=subject,
-                body=body,
-                shipment=document.shipment,
+            stage = reminder["stage"]
+            subject, body = _message(reminder, labels)
+            messages.append(
+                ShipmentMessage(
+                    recipient_ids=_recipients(reminder, members),
+                    kind=f"document.{stage}",
+                    subject=subject,
+                    body=body,
+                    shipment_id=reminder["document__shipment_id"],
+                    shipment_reference=reminder["document__shipment__reference"],
+                )
             )
             sent[stage] += 1
+        notify_bulk(messages=messages)
+        webhooks_emit_document_overdue(reminder_ids=claimed)
     return sent
 
 
-def _members(organization_id, roles, cache: dict) -> list:
-    """Active users of an organization holding one of `roles`, looked up once per sweep."""
-    key = (organization_id, roles)
-    if key not in cache:
-        cache[key] = list(
-            User.objects.filter(organization_id=organization_id, is_active=True, memberships__role__in=roles).distinct()
+def _create_claimed(cursor, missing: list[tuple], now) -> list[int]:
+    """Create reminders already claimed by this sweep; the ids of those it created. A second sweep inserting the same
+    (document, stage) waits on the unique index for this one's commit and then creates nothing, so only one of them
+    sends it; if this one rolls back, the other creates it."""
+    if not missing:
+        return []
+    table = connection.ops.quote_name(DocumentReminder._meta.db_table)
+    columns = "(document_id, due_date, stage, created_at, notified_at)"
+    conflict = "ON CONFLICT (document_id, stage) DO NOTHING RETURNING id"
+    if connection.vendor == "postgresql":
+        # Three arrays rather than a placeholder per value: the driver's parsing of thousands of them costs more than
+        # the insert.
+        cursor.execute(
+            f"INSERT INTO {table} {columns} SELECT *, %s, %s "  # noqa: S608
+            f"FROM unnest(%s::bigint[], %s::date[], %s::text[]) {conflict}",
+            [now, now, *(list(column) for column in zip(*missing, strict=True))],
         )
-    return cache[key]
+    else:
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(missing))
+        cursor.execute(
+            f"INSERT INTO {table} {columns} VALUES {values} {conflict}",  # noqa: S608
+            [value for row in missing for value in (*row, now, now)],
+        )
+    return [row[0] for row in cursor.fetchall()]
 
 
-def _recipients(document: Document, stage: str, cache: dict):
-    shipment = document.shipment
-    users = _members(document.owed_by_id or shipment.sponsor_id, ACTING_ROLES, cache)
-    if stage != ReminderStage.ESCALATED:
+def _claim_unsent(cursor, reminder_ids: list[int], now) -> list[int]:
+    """Claim reminders a crashed sweep created but never sent; the ids of those this sweep won."""
+    if not reminder_ids:
+        return []
+    table = connection.ops.quote_name(DocumentReminder._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(reminder_ids))
+    # On PostgreSQL a second sweep's UPDATE of the same rows waits for this one's commit and then finds them
+    # claimed; RETURNING tells each sweep exactly which reminders are its own to send.
+    cursor.execute(
+        f"UPDATE {table} SET notified_at = %s WHERE notified_at IS NULL AND id IN ({placeholders}) "  # noqa: S608
+        "RETURNING id",
+        [now, *reminder_ids],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _members_by_organization(organization_ids: set[int | None]) -> dict[tuple[int, str], list[int]]:
+    """The active users of each organization who may act on a document (ACTING_ROLES) and who manage it
+    (MemberRole.MANAGER), one query for a whole chunk."""
+    members: dict[tuple[int, str], list[int]] = {}
+    rows = (
+        Membership.objects.filter(
+            user__organization_id__in=organization_ids - {None}, user__is_active=True, role__in=ACTING_ROLES
+        )
+        .order_by("user_id")
+        .values_list("user__organization_id", "role", "user_id")
+    )
+    for organization_id, role, user_id in rows:
+        acting = members.setdefault((organization_id, "acting"), [])
+        if user_id not in acting:
+            acting.append(user_id)
+        if role == MemberRole.MANAGER:
+            members.setdefault((organization_id, "manager"), []).append(user_id)
+    return members
+
+
+def _recipients(reminder: dict, members: dict[tuple[int, str], list[int]]) -> list[int]:
+    sponsor_id = reminder["document__shipment__sponsor_id"]
+    users = members.get((reminder["document__owed_by_id"] or sponsor_id, "acting"), [])
+    if reminder["stage"] != ReminderStage.ESCALATED:
         return users
-    managers = _members(shipment.ior_id, (MemberRole.MANAGER,), cache) if shipment.ior_id else []
-    return [*users, *managers, *_members(shipment.sponsor_id, ACTING_ROLES, cache)]
+    managers = members.get((reminder["document__shipment__ior_id"], "manager"), [])
+    return [*users, *managers, *members.get((sponsor_id, "acting"), [])]
 
 
-def _message(document: Document, stage: str) -> tuple[str, str]:
-    shipment = document.shipment
-    label = document.label
-    due = f"{document.due_date:%Y-%m-%d}"
+def _message(reminder: dict, labels: dict[str, dict[str, str]]) -> tuple[str, str]:
+    stage = reminder["stage"]
+    document_type, side = reminder["document__document_type"], reminder["document__side"]
+    label = (
+        f"{reminder['document__title'] or labels['document_type'].get(document_type, document_type)} "
+        f"({labels['side'].get(side, side).lower()})"
+    )
+    due = f"{reminder['document__due_date']:%Y-%m-%d}"
     if stage == ReminderStage.DUE:
         headline = f"{label} is due today"
     elif stage == ReminderStage.OVERDUE:
@@ -174,11 +269,18 @@ def _message(document: Document, stage: str) -> tuple[str, str]:
         headline = f"Escalation: {label} is overdue since {due}"
     else:
         headline = f"{label} is due in {stage[1:]} day(s), on {due}"
-    owed_by = document.owed_by.name if document.owed_by else document.get_owed_by_role_display()
+    role, status = reminder["document__owed_by_role"], reminder["document__status"]
+    owed_by = (
+        reminder["document__owed_by__name"]
+        if reminder["document__owed_by_id"]
+        else labels["owed_by_role"].get(role, role)
+    )
+    reference = reminder["document__shipment__reference"]
     body = (
         f"{headline}.\n"
-        f"Shipment {shipment.reference} ({shipment.origin_country} → {shipment.destination_country}), "
-        f"planned ship date {shipment.planned_ship_date:%Y-%m-%d}.\n"
-        f"Owed by: {owed_by}. Status: {document.get_status_display()}."
+        f"Shipment {reference} ({reminder['document__shipment__origin_country']} → "
+        f"{reminder['document__shipment__destination_country']}), "
+        f"planned ship date {reminder['document__shipment__planned_ship_date']:%Y-%m-%d}.\n"
+        f"Owed by: {owed_by}. Status: {labels['status'].get(status, status)}."
     )
-    return f"[{shipment.reference}] {headline}", body
+    return f"[{reference}] {headline}", body

@@ -3,23 +3,32 @@
 Every recipient passes the tenancy rule for the shipment a notification is about, both when it is written and
 when it is e-mailed, so nobody learns about a shipment they may not see."""
 
+import functools
+import re
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from typing import NamedTuple
 
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import IntegerField, Value
 from django.utils import timezone
 
-from ior_platform.core.celery_tasks import DurableTask
+from ior_platform.core.celery_tasks import DurableTask, is_transient
 from ior_platform.core.models import TaskClaim
 from ior_platform.core.tenancy import restrict
 from parties.models import EmailMode, Notification, NotificationPreference, User
 
 DIGEST_WINDOW = timedelta(days=1)
+# Immediate e-mails per task in notify_bulk: few enough that a batch is sent well within the task time limit.
+EMAIL_BATCH = 100
+# Organizations per visibility query in notify_bulk, within SQLite's limit on the terms of a UNION.
+VISIBILITY_BATCH = 100
 
 
 def _may_see(user, shipment) -> bool:
@@ -55,6 +64,154 @@ def notify(*, recipients: Iterable[User], kind: str, subject: str, body: str, sh
         if modes[notification.recipient_id] == EmailMode.IMMEDIATE and notification.recipient.email:
             transaction.on_commit(partial(email_notification.delay, notification.pk))
     return created
+
+
+@dataclass(frozen=True)
+class ShipmentMessage:
+    """One message about a shipment for some users, as notify_bulk takes it: plain values, no model instances."""
+
+    recipient_ids: Sequence[int]
+    kind: str
+    subject: str
+    body: str
+    shipment_id: int
+    shipment_reference: str
+
+
+class _Addressee(NamedTuple):
+    organization_id: int | None
+    staff: bool
+    email: str
+    email_mode: str
+
+    @property
+    def wants_email_now(self) -> bool:
+        return self.email_mode == EmailMode.IMMEDIATE and bool(self.email)
+
+
+def notify_bulk(*, messages: Iterable[ShipmentMessage]) -> list[int]:
+    """notify() for many messages about shipments, in a number of queries that does not grow with them: the same
+    inbox rows, the same tenancy and preference rules, and the immediate e-mails queued after commit a batch per
+    task. Returns the ids of the notifications written."""
+    messages = list(messages)
+    rows = User.objects.filter(
+        pk__in={pk for message in messages for pk in message.recipient_ids}, is_active=True
+    ).values_list("pk", "organization_id", "is_staff", "is_superuser", "email", "notification_preference__email_mode")
+    users = {
+        pk: _Addressee(organization_id, is_staff or is_superuser, email, mode or EmailMode.IMMEDIATE)
+        for pk, organization_id, is_staff, is_superuser, email, mode in rows
+    }
+    visible = _visible_to_organizations(
+        organization_ids={user.organization_id for user in users.values() if user.organization_id and not user.staff},
+        shipment_ids={message.shipment_id for message in messages},
+    )
+    links: dict[int, str] = {}
+    addressed: list[tuple[ShipmentMessage, str, list[int]]] = []
+    for message in messages:
+        if message.shipment_id not in links:
+            links[message.shipment_id] = f"{settings.SITE_URL}{shipment_url(message.shipment_reference)}"
+        recipient_ids = [
+            pk
+            for pk in dict.fromkeys(message.recipient_ids)
+            if pk in users and (users[pk].staff or (users[pk].organization_id, message.shipment_id) in visible)
+        ]
+        if recipient_ids:
+            addressed.append((message, links[message.shipment_id], recipient_ids))
+    insert = _insert_postgresql if connection.vendor == "postgresql" else _insert_orm
+    created = insert(addressed, timezone.now())
+    immediate = sorted(pk for pk, recipient_id in created if users[recipient_id].wants_email_now)
+    for start in range(0, len(immediate), EMAIL_BATCH):
+        email_notifications.delay_on_commit(immediate[start : start + EMAIL_BATCH])
+    return sorted(pk for pk, _ in created)
+
+
+# A reference of these characters is the same quoted or not, so its URL is the pattern's with it put in.
+PLAIN_REFERENCE = re.compile(r"[A-Za-z0-9._~-]+")
+REFERENCE_SLOT = "REFERENCE-SLOT"
+
+
+@functools.cache
+def _shipment_url_pattern() -> str:
+    from shipments.models import Shipment
+
+    return Shipment(reference=REFERENCE_SLOT).get_absolute_url()
+
+
+def shipment_url(reference: str) -> str:
+    """Shipment.get_absolute_url() from the reference alone, without building a Shipment (and resolving the URL
+    again) for each of a sweep's many thousand messages."""
+    if PLAIN_REFERENCE.fullmatch(reference):
+        return _shipment_url_pattern().replace(REFERENCE_SLOT, reference)
+    from shipments.models import Shipment
+
+    return Shipment(reference=reference).get_absolute_url()
+
+
+def _insert_orm(addressed, now) -> list[tuple[int, int]]:
+    created = Notification.objects.bulk_create(
+        Notification(
+            recipient_id=pk,
+            shipment_id=message.shipment_id,
+            kind=message.kind,
+            subject=message.subject,
+            body=message.body,
+            link=link,
+            created_at=now,
+        )
+        for message, link, recipient_ids in addressed
+        for pk in recipient_ids
+    )
+    return [(n.pk, n.recipient_id) for n in created]
+
+
+def _insert_postgresql(addressed, now) -> list[tuple[int, int]]:
+    """The same rows as _insert_orm in one statement. Each message's text travels once, however many recipients it
+    has, and no model instance is built: on a deadline sweep's thousands of rows per chunk, that is most of the
+    time bulk_create would take."""
+    if not addressed:
+        return []
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    recipients = [(index, pk) for index, (_, _, recipient_ids) in enumerate(addressed, 1) for pk in recipient_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (recipient_id, shipment_id, kind, subject, body, link, created_at) "  # noqa: S608
+            "SELECT r.recipient_id, m.shipment_id, m.kind, m.subject, m.body, m.link, %s "
+            "FROM unnest(%s::bigint[], %s::bigint[]) AS r (message, recipient_id) "
+            "JOIN unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[]) WITH ORDINALITY "
+            "AS m (shipment_id, kind, subject, body, link, message) ON m.message = r.message "
+            "RETURNING id, recipient_id",
+            [
+                now,
+                [index for index, _ in recipients],
+                [pk for _, pk in recipients],
+                [message.shipment_id for message, _, _ in addressed],
+                [message.kind for message, _, _ in addressed],
+                [message.subject for message, _, _ in addressed],
+                [message.body for message, _, _ in addressed],
+                [link for _, link, _ in addressed],
+            ],
+        )
+        return cursor.fetchall()
+
+
+def _visible_to_organizations(*, organization_ids: set[int], shipment_ids: set[int]) -> set[tuple[int, int]]:
+    """The (organization, shipment) pairs where the organization's users may see the shipment, by the one tenancy
+    rule. For a user who is not staff that rule depends on their organization alone, so one stand-in user per
+    organization asks it for everyone there."""
+    from shipments.models import Shipment
+
+    candidates = Shipment.objects.filter(pk__in=shipment_ids).order_by()
+    organization_ids = sorted(organization_ids)
+    visible: set[tuple[int, int]] = set()
+    for start in range(0, len(organization_ids), VISIBILITY_BATCH):
+        queries = [
+            restrict(candidates, User(organization_id=org, is_active=True))
+            .annotate(viewer_organization=Value(org, output_field=IntegerField()))
+            .values_list("viewer_organization", "pk")
+            for org in organization_ids[start : start + VISIBILITY_BATCH]
+        ]
+        visible.update(queries[0].union(*queries[1:], all=True))
+    return visible
 
 
 def _body_with_link(notification: Notification) -> str:
@@ -170,6 +327,23 @@ def preference_set(*, user, email_mode: str, digest_hour: int | None = None) -> 
 @shared_task(base=DurableTask, acks_late=True)
 def email_notification(notification_id: int) -> bool:
     return notification_email(notification_id=notification_id)
+
+
+@shared_task(base=DurableTask, acks_late=True)
+def email_notifications(notification_ids: list[int]) -> int:
+    """email_notification for a batch. Each one is claimed on its own, so a batch run again after a failure sends
+    only those not sent yet. Returns how many were sent."""
+    sent = 0
+    for index, notification_id in enumerate(notification_ids):
+        try:
+            sent += notification_email(notification_id=notification_id)
+        except Exception as exc:
+            rest = notification_ids[index + 1 :]
+            if rest and not is_transient(exc):
+                # A refused mailbox is final and dead-letters this batch; the others must not wait on it.
+                email_notifications.delay(rest)
+            raise
+    return sent
 
 
 def requeue_unsent_emails(*, now=None, older_than=timedelta(minutes=10)) -> int:

@@ -430,6 +430,12 @@ class _Event:
     payload: dict
 
 
+def _has_subscribers(event: str) -> bool:
+    return any(
+        event in events for events in WebhookEndpoint.objects.filter(is_active=True).values_list("events", flat=True)
+    )
+
+
 def _emit(event: str, events: list[_Event], organization_ids: Iterable[int] | None = None) -> list[int]:
     """One delivery per (event, active endpoint subscribed to it) of the organizations that may see its shipment,
     written in the caller's transaction and sent after it commits. An event id already delivered to an endpoint
@@ -573,6 +579,8 @@ def webhooks_emit_document_overdue(*, reminder_ids: Iterable[int]) -> list[int]:
     a document is announced overdue once and once more if escalated (`stage` says which)."""
     from documents.models import DocumentReminder, ReminderStage
 
+    if not _has_subscribers(WebhookEvent.DOCUMENT_OVERDUE):
+        return []  # the common case, and the sweep calls this for every chunk of a first run
     reminders = (
         DocumentReminder.objects.filter(
             pk__in=list(reminder_ids), stage__in=[ReminderStage.OVERDUE, ReminderStage.ESCALATED]

@@ -174,6 +174,7 @@ CELERY_TASK_ROUTES = {
     "shipments.tasks.notify_shipment_event": {"queue": "notifications"},
     "parties.notifications.email_notification": {"queue": "notifications"},
     "parties.notifications.send_notification_digests": {"queue": "notifications"},
+    "parties.notifications.email_notifications": {"queue": "notifications"},
     # Their own queue: a slow receiver (up to 15 s an attempt) must not hold up e-mails.
     "parties.tasks.deliver_webhook": {"queue": "webhooks"},
     "parties.tasks.requeue_due_webhook_deliveries": {"queue": "webhooks"},

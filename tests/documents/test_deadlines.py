@@ -1,9 +1,11 @@
+import smtplib
 import threading
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
@@ -12,7 +14,10 @@ from django.utils import timezone
 from documents.choices import DocumentStatus
 from documents.deadlines import chase_document_deadlines, stage_reached
 from documents.models import Document, DocumentReminder
-from parties.models import Notification
+from ior_platform.core.tenancy import visible_shipments
+from parties import notifications as notifications_module
+from parties.models import EmailMode, Notification, NotificationPreference, User
+from parties.notifications import email_notifications
 from shipments.choices import ShipmentStatus as S
 from tests.conftest import force_status
 
@@ -25,10 +30,12 @@ def _open_shipment(world, status=S.PERMIT_COLLECTION):
     return force_status(world.shipment(), status)
 
 
-def _document(shipment, *, due_in: int, document_type="import_permit", owed_by=None, role="ior", **extra):
+def _document(
+    shipment, *, due_in: int, document_type="import_permit", owed_by=None, role="ior", side="import", **extra
+):
     return Document.objects.create(
         shipment=shipment,
-        side="import",
+        side=side,
         document_type=document_type,
         owed_by_role=role,
         owed_by=owed_by if owed_by is not None else shipment.ior,
@@ -220,3 +227,156 @@ def test_two_sweeps_at_once_create_and_send_each_reminder_once(world):
     # Five stages to ivan and imelda; the escalation to imelda once (deduplicated), alice and mona.
     assert Notification.objects.count() == 5 * 2 + 4
     assert len(mail.outbox) == Notification.objects.count()
+
+
+def _expected_message(document, stage) -> tuple[str, str]:
+    """How the sweep worded a reminder when it built it from model instances, kept as the reference."""
+    shipment = document.shipment
+    label = document.label
+    due = f"{document.due_date:%Y-%m-%d}"
+    headline = {
+        "due": f"{label} is due today",
+        "overdue": f"{label} is overdue (was due {due})",
+        "escalated": f"Escalation: {label} is overdue since {due}",
+    }.get(stage, f"{label} is due in {stage[1:]} day(s), on {due}")
+    owed_by = document.owed_by.name if document.owed_by else document.get_owed_by_role_display()
+    body = (
+        f"{headline}.\n"
+        f"Shipment {shipment.reference} ({shipment.origin_country} → {shipment.destination_country}), "
+        f"planned ship date {shipment.planned_ship_date:%Y-%m-%d}.\n"
+        f"Owed by: {owed_by}. Status: {document.get_status_display()}."
+    )
+    return f"[{shipment.reference}] {headline}", body
+
+
+def _expected_recipients(document, stage) -> set[str]:
+    def acting(organization_id, roles=("editor", "manager")):
+        return set(
+            User.objects.filter(organization_id=organization_id, is_active=True, memberships__role__in=roles)
+            .values_list("username", flat=True)
+            .distinct()
+        )
+
+    shipment = document.shipment
+    users = acting(document.owed_by_id or shipment.sponsor_id)
+    if stage == "escalated":
+        users |= acting(shipment.ior_id, ("manager",)) | acting(shipment.sponsor_id)
+    return {u for u in users if visible_shipments(User.objects.get(username=u)).filter(pk=shipment.pk).exists()}
+
+
+def test_chunked_sweep_writes_what_notify_wrote_for_each_reminder(world, django_capture_on_commit_callbacks):
+    with time_machine.travel(_morning(), tick=False):
+        first, second = _open_shipment(world), _open_shipment(world, S.DOSSIER_REVIEW)
+        Document.objects.create(
+            shipment=second,
+            side="export",
+            document_type="export_declaration",
+            owed_by_role="eor",
+            owed_by=world.eor,
+            due_date=timezone.localdate() - timedelta(days=4),
+            title="Shipper's export declaration",
+        )
+        _document(first, due_in=7)
+        _document(first, due_in=2, document_type="test_licence", status=DocumentStatus.REJECTED)
+        _document(first, due_in=0, document_type="commercial_invoice", role="sponsor", owed_by=world.sponsor_a)
+        _document(first, due_in=-1, document_type="packing_list", role="sponsor")
+        Document.objects.filter(shipment=first, document_type="packing_list").update(owed_by=None)
+        _document(second, due_in=-9, document_type="import_permit")
+        # Sponsor B owes it, but may not see sponsor A's shipment: charlie must hear nothing of it.
+        _document(second, due_in=1, document_type="no_objection_letter", role="sponsor", owed_by=world.sponsor_b)
+        link = {s.pk: f"{settings.SITE_URL}{s.get_absolute_url()}" for s in (first, second)}
+
+        with django_capture_on_commit_callbacks(execute=True):
+            sent = chase_document_deadlines(chunk_size=3)
+
+    assert sent == {"d7": 1, "d3": 1, "due": 1, "overdue": 1, "escalated": 2, "d1": 1}
+    expected = set()
+    for reminder in DocumentReminder.objects.select_related("document__shipment", "document__owed_by"):
+        subject, body = _expected_message(reminder.document, reminder.stage)
+        for username in _expected_recipients(reminder.document, reminder.stage):
+            shipment = reminder.document.shipment
+            expected.add((username, f"document.{reminder.stage}", subject, body, link[shipment.pk], shipment.pk))
+    written = set(
+        Notification.objects.values_list("recipient__username", "kind", "subject", "body", "link", "shipment_id")
+    )
+    assert written == expected
+    assert Notification.objects.count() == len(expected)
+    assert not Notification.objects.filter(recipient=world.charlie).exists()
+    assert {"eddie", "imelda", "alice", "mona"} <= {r[0] for r in written if r[1] == "document.escalated"}
+
+
+def test_digest_and_inbox_only_recipients_get_no_email_from_the_sweep(world, django_capture_on_commit_callbacks):
+    NotificationPreference.objects.create(user=world.imelda, email_mode=EmailMode.DIGEST)
+    NotificationPreference.objects.create(user=world.alice, email_mode=EmailMode.OFF)
+    document = _document(_open_shipment(world), due_in=-5)
+
+    assert _sweep(django_capture_on_commit_callbacks) == {"escalated": 1}
+
+    assert _notified(document) == {"ivan", "imelda", "alice", "mona"}
+    assert sorted(m.to[0] for m in mail.outbox) == ["ivan@example.test", "mona@example.test"]
+    assert set(Notification.objects.filter(emailed_at__isnull=False).values_list("recipient__username", flat=True)) == {
+        "ivan",
+        "mona",
+    }
+
+
+def test_inactive_and_viewer_users_are_not_reminded(world, django_capture_on_commit_callbacks):
+    User.objects.filter(pk=world.ivan.pk).update(is_active=False)
+    document = _document(_open_shipment(world), due_in=3)
+    assert _sweep(django_capture_on_commit_callbacks) == {"d3": 1}
+    assert _notified(document) == {"imelda"}
+
+
+def test_the_immediate_emails_of_a_chunk_go_in_one_task_per_batch(world, django_capture_on_commit_callbacks):
+    shipment = _open_shipment(world)
+    for due_in, kind in zip([7, 3, 1], ["import_permit", "test_licence", "no_objection_letter"], strict=True):
+        _document(shipment, due_in=due_in, document_type=kind)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert chase_document_deadlines() == {"d7": 1, "d3": 1, "d1": 1}
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert len(mail.outbox) == 6
+    ids = list(Notification.objects.values_list("pk", flat=True))
+    assert email_notifications(ids) == 0, "each e-mail is claimed once, so a batch run again sends nothing"
+    assert len(mail.outbox) == 6
+
+
+def test_a_refused_mailbox_does_not_hold_back_the_rest_of_its_batch(world, monkeypatch):
+    shipment = _open_shipment(world)
+    notes = [
+        Notification.objects.create(recipient=user, shipment=shipment, kind="test", subject="S", body="B")
+        for user in (world.alice, world.mona, world.ivan)
+    ]
+    real_send = notifications_module.send_mail
+
+    def send_mail(subject, body, sender, to, **kwargs):
+        if to == ["mona@example.test"]:
+            raise smtplib.SMTPRecipientsRefused({"mona@example.test": (550, b"no such user")})
+        return real_send(subject, body, sender, to, **kwargs)
+
+    monkeypatch.setattr(notifications_module, "send_mail", send_mail)
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        email_notifications([n.pk for n in notes])
+    assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.test", "ivan@example.test"]
+
+
+@pytest.mark.parametrize("documents", [4, 40])
+def test_a_chunk_costs_the_same_few_queries_however_many_reminders_it_holds(
+    world, documents, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    shipments = [_open_shipment(world) for _ in range(4)]
+    kinds = ["import_permit", "test_licence", "no_objection_letter", "commercial_invoice", "packing_list"]
+    for index in range(documents):
+        shipment = shipments[index % len(shipments)]
+        side = "import" if index // (len(shipments) * len(kinds)) == 0 else "export"
+        kind = kinds[(index // len(shipments)) % len(kinds)]
+        _document(shipment, due_in=index % 12 - 5, document_type=kind, side=side)
+    Document.objects.filter(side="export").update(owed_by=world.eor, owed_by_role="eor")
+
+    # One query finds the work; per chunk: savepoint and release, the asynchronous commit (PostgreSQL), the
+    # reminders, their values, members, users, visibility and the notifications.
+    with django_capture_on_commit_callbacks() as callbacks, django_assert_max_num_queries(1 + 9):
+        sent = chase_document_deadlines(chunk_size=100)
+    assert sum(sent.values()) == documents
+    assert len(callbacks) == 1

@@ -804,3 +804,28 @@ def test_list_queries_do_not_grow_with_the_page(world, api_as, django_assert_max
     with django_assert_max_num_queries(8):
         log = client.get(url("webhook-deliveries", endpoints[0].pk), {"page_size": page_size})
     assert len(log.json()["results"]) == page_size
+
+
+def test_the_deadline_sweep_announces_overdue_documents_once(
+    world, requirements, endpoints, dispatched, django_capture_on_commit_callbacks
+):
+    from documents.deadlines import chase_document_deadlines
+
+    shipment = services.shipment_submit(actor=world.alice, shipment=world.shipment())
+    permit = shipment.documents.get(document_type="import_permit")
+    with django_capture_on_commit_callbacks(execute=True):
+        chase_document_deadlines(today=permit.due_date + timedelta(days=1))
+        chase_document_deadlines(today=permit.due_date + timedelta(days=1))
+    deliveries = WebhookDelivery.objects.filter(event=WebhookEvent.DOCUMENT_OVERDUE)
+    assert {d.endpoint_id for d in deliveries} == {endpoints[k].pk for k in ("sponsor_a", "cro", "ior")}
+    assert {d.payload["document"]["id"] for d in deliveries} == {permit.pk}
+    assert len(dispatched) == len(deliveries)
+
+
+def test_the_sweep_emits_no_webhook_when_nobody_subscribes(world, requirements):
+    from documents.deadlines import chase_document_deadlines
+
+    shipment = services.shipment_submit(actor=world.alice, shipment=world.shipment())
+    permit = shipment.documents.get(document_type="import_permit")
+    chase_document_deadlines(today=permit.due_date + timedelta(days=1))
+    assert not WebhookDelivery.objects.exists()
