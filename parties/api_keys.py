@@ -106,8 +106,11 @@ def api_key_lookup(raw: str) -> ApiKey | None:
     if not raw.startswith(KEY_PREFIX) or raw.count("_") != 2:
         return None
     prefix = raw.rsplit("_", 1)[0]
-    key = ApiKey.objects.select_related("owner", "organization").filter(prefix=prefix).first()
-    if key is None or not hmac.compare_digest(key.secret_hash, hash_key(raw)) or not key.is_usable:
+    try:
+        key = ApiKey.objects.select_related("owner").get(prefix=prefix)
+    except ApiKey.DoesNotExist:
+        return None
+    if not hmac.compare_digest(key.secret_hash, hash_key(raw)) or not key.is_usable:
         return None
     if not key.owner.is_active or key.owner.organization_id != key.organization_id:
         return None

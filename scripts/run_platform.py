@@ -80,7 +80,10 @@ def children_for(python: str, host: str, port: str) -> list[Child]:
     celery = [python, "-m", "celery", "-A", "ior_platform"]
     return [
         Child("web", [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"]),
-        Child("worker", [*celery, "worker", "-l", "info", "--concurrency", "2", "-Q", "default,pdf,notifications,webhooks"]),
+        Child(
+            "worker",
+            [*celery, "worker", "-l", "info", "--concurrency", "2", "-Q", "default,pdf,notifications,webhooks"],
+        ),
         Child("beat", [*celery, "beat", "-l", "info"]),
     ]
 

@@ -133,6 +133,9 @@ class ShipmentQuerySet(TenantQuerySet):
         return self.select_related("trial", "sponsor", "ior", "eor", "consignee", "broker", "courier")
 
 
+CODE_FIELDS = ("origin_country", "destination_country", "currency")
+
+
 class Shipment(ConcurrentTransitionMixin, models.Model):
     """Goods of one trial moving from an origin to a destination under named importer and exporter of
     record. Its status only changes through the lifecycle's transitions."""
@@ -261,6 +264,11 @@ class Shipment(ConcurrentTransitionMixin, models.Model):
         # Cleaning writes every field back; the protected FSM field refuses that, and only transitions set it.
         exclude = {*(exclude or ()), "status"}
         super().full_clean(exclude=exclude, validate_unique=validate_unique, validate_constraints=validate_constraints)
+
+    def validate_constraints(self, exclude=None):
+        # The code fields' own validators have checked them against ISO 3166 and 4217 already; validating their
+        # check constraints again is a query each carrying hundreds of codes. The database still enforces them.
+        super().validate_constraints(exclude={*(exclude or ()), *CODE_FIELDS})
 
     def clean(self) -> None:
         errors = {}
