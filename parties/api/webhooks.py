@@ -196,8 +196,8 @@ DELIVERY_DETAIL_EXAMPLE = {
 }
 
 
-def _example(name, value, *, request=False):
-    return OpenApiExample(name, value=value, request_only=request, response_only=not request)
+def _example(name, value, *, request=False, status_codes=None):
+    return OpenApiExample(name, value=value, request_only=request, response_only=not request, status_codes=status_codes)
 
 
 @extend_schema_view(
@@ -309,6 +309,7 @@ class WebhookEndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, T
             _example(
                 "Queued",
                 {**DELIVERY_EXAMPLE, "event": "ping", "attempts": 0, "response_status": None, "last_error": ""},
+                status_codes=["202"],
             )
         ],
     )
@@ -365,7 +366,7 @@ class WebhookDeliveryViewSet(mixins.RetrieveModelMixin, TenantViewSet):
         tags=TAGS,
         request=None,
         responses={202: WebhookDeliverySerializer},
-        examples=[_example("Queued again", {**DELIVERY_EXAMPLE, "attempts": 0})],
+        examples=[_example("Queued again", {**DELIVERY_EXAMPLE, "attempts": 0}, status_codes=["202"])],
     )
     @action(detail=True, methods=["post"], url_path="redeliver", url_name="redeliver")
     def redeliver(self, request, pk=None):
