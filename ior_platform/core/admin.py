@@ -42,6 +42,8 @@ class CountryListFilter(admin.AllValuesFieldListFilter):
 class ReadOnlyAdminMixin:
     """Staff may look, never touch."""
 
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
     def has_add_permission(self, request, obj=None):
         return False
 
