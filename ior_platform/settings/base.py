@@ -214,7 +214,7 @@ REST_FRAMEWORK = {
         "ior_platform.core.api.permissions.KeyScopeAllows",
     ],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "ior_platform.core.api.filters.FilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],

@@ -9,7 +9,6 @@ from django.db.models import Max, Prefetch
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status
@@ -19,6 +18,7 @@ from rest_framework.response import Response
 
 from documents.models import Document
 from documents.signatures import WrongPassword
+from ior_platform.core.api.filters import FilterBackend
 from ior_platform.core.api.pagination import CappedCursorPagination
 from ior_platform.core.api.viewsets import TenantReadOnlyViewSet, TenantViewSet
 from ior_platform.core.errors import ConflictError, DomainError, NotPermitted, TransitionRefused
@@ -238,7 +238,7 @@ class ShipmentViewSet(TenantViewSet):
     queryset = Shipment.objects.all()
     serializer_class = ShipmentDetailSerializer
     lookup_value_regex = "[0-9]+"
-    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+    filter_backends = [FilterBackend, SearchFilter, StableOrderingFilter]
     filterset_class = ShipmentFilter
     search_fields = ["reference"]
     ordering_fields = ["planned_ship_date", "updated_at", "reference", "status", "created_at"]
@@ -595,7 +595,7 @@ class TrialViewSet(TenantReadOnlyViewSet):
     queryset = Trial.objects.all()
     serializer_class = TrialSerializer
     lookup_value_regex = "[0-9]+"
-    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+    filter_backends = [FilterBackend, SearchFilter, StableOrderingFilter]
     filterset_class = TrialFilter
     search_fields = ["protocol_number", "title"]
     ordering_fields = ["protocol_number", "created_at"]
@@ -643,7 +643,7 @@ class SiteViewSet(TenantReadOnlyViewSet):
     queryset = Site.objects.all()
     serializer_class = SiteSerializer
     lookup_value_regex = "[0-9]+"
-    filter_backends = [DjangoFilterBackend, SearchFilter, StableOrderingFilter]
+    filter_backends = [FilterBackend, SearchFilter, StableOrderingFilter]
     filterset_class = SiteFilter
     search_fields = ["name", "site_number"]
     ordering_fields = ["site_number", "name"]

@@ -287,3 +287,15 @@ def test_unknown_api_urls_answer_in_json_and_pages_in_html(world, api_as, client
     client.force_login(world.alice)
     page = client.get("/no-such-page/")
     assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+
+
+def test_the_filter_backend_skips_the_filter_form_only_when_no_filter_is_named(world, api_as):
+    a = world.shipment()
+    b = world.shipment()
+    client = api_as(world.alice)
+    everything = client.get("/api/v1/shipments/").json()["results"]
+    assert {row["id"] for row in everything} == {a.pk, b.pk}
+    only_a = client.get(f"/api/v1/shipments/?search={a.reference}&status=draft").json()["results"]
+    assert [row["id"] for row in only_a] == [a.pk]
+    invalid = client.get("/api/v1/shipments/?ship_date_after=not-a-date")
+    assert invalid.status_code == 400 and "ship_date" in invalid.json()["errors"]
