@@ -375,8 +375,9 @@ def test_a_chunk_costs_the_same_few_queries_however_many_reminders_it_holds(
     Document.objects.filter(side="export").update(owed_by=world.eor, owed_by_role="eor")
 
     # One query finds the work; per chunk: savepoint and release, the asynchronous commit (PostgreSQL), the
-    # reminders, their values, members, users, visibility and the notifications.
-    with django_capture_on_commit_callbacks() as callbacks, django_assert_max_num_queries(1 + 9):
+    # reminders, their values, members, users, visibility, the notifications and whether anyone subscribed to the
+    # document.overdue webhook.
+    with django_capture_on_commit_callbacks() as callbacks, django_assert_max_num_queries(1 + 10):
         sent = chase_document_deadlines(chunk_size=100)
     assert sum(sent.values()) == documents
     assert len(callbacks) == 1
