@@ -164,7 +164,7 @@ def test_badge_is_in_the_header(world, client):
     client.force_login(world.alice)
     html = client.get(reverse("home")).content.decode()
     assert reverse("parties:inbox") in html
-    assert '<span class="badge badge-rejected">1</span>' in html
+    assert 'data-testid="unread-badge">1</span>' in html
 
 
 def test_preferences_form_saves_the_choice(world, client):
