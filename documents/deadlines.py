@@ -2,9 +2,11 @@
 
 Deadlines live in the database: each sweep looks at every open document and works out the one stage it has
 reached today, so a sweep missed (the beat down for a day) costs nothing and catching up sends only the most recent
-stage, never the ones skipped. Each (document, stage) is a unique row, inserted already claimed with conflicts
-ignored (or, left unsent by a crashed sweep, claimed by a conditional UPDATE of notified_at), so two sweeps at once
-notify once. A chunk's notifications are written from value rows in a fixed number of queries."""
+stage, never the ones skipped. The sweep is one set-based INSERT … SELECT of the (document, stage) reminders that
+do not exist yet, under a unique key, so two sweeps at once create each once. Delivery is separate and can run on
+several workers: unsent reminders are claimed chunk by chunk with a conditional UPDATE (SKIP LOCKED on PostgreSQL) and
+notified in the claiming transaction, so each is sent once; a chunk's notifications are written from value rows in
+a fixed number of queries."""
 
 from collections import Counter
 from datetime import date, timedelta
@@ -25,6 +27,7 @@ from shipments.choices import ShipmentStatus
 CHASED_DOCUMENT_STATUSES = (DocumentStatus.REQUESTED, DocumentStatus.REJECTED)
 CHASED_SHIPMENT_STATUSES = (ShipmentStatus.PERMIT_COLLECTION, ShipmentStatus.DOSSIER_REVIEW)
 ACTING_ROLES = (MemberRole.EDITOR, MemberRole.MANAGER)
+DELIVERY_CHUNK = 1000
 
 
 def reminder_days() -> list[int]:
@@ -68,13 +71,19 @@ def _open_documents(today: date):
     )
 
 
-def chase_document_deadlines(*, today: date | None = None, chunk_size: int = 1000) -> dict[str, int]:
-    """Remind the owing parties of open checklist documents, once per stage. Returns how many of each stage
-    this sweep sent.
+def chase_document_deadlines(*, today: date | None = None, chunk_size: int = DELIVERY_CHUNK) -> dict[str, int]:
+    """Sweep, then deliver what is due, in this process (`manage.py chase_deadlines`). Returns how many reminders of
+    each stage were sent. The beat task instead sweeps and hands delivery to the notifications queue."""
+    reminders_create_due(today=today)
+    return reminders_deliver(today=today, chunk_size=chunk_size)
 
-    Set-based: one query over the open documents finds each one's current stage that has no reminder yet, or one a
-    crashed sweep left unsent; its rows are then created or claimed and notified chunk by chunk, so memory does not
-    grow with the number of documents. A sweep with nothing to send costs that one query."""
+
+def reminders_create_due(*, today: date | None = None) -> int:
+    """The sweep: one INSERT … SELECT creates the reminder of the stage each open document has reached today, unless
+    that (document, stage) has one already; returns how many it created. Set-based, so its cost is the one query
+    over the open documents, whatever their number. Two sweeps at once: the second waits on the unique index for the
+    first's commit, then creates nothing (ON CONFLICT DO NOTHING). The reminders are created unsent; delivery claims
+    them (reminders_deliver)."""
     today = today or timezone.localdate()
     wanted = (
         _open_documents(today)
@@ -85,28 +94,51 @@ def chase_document_deadlines(*, today: date | None = None, chunk_size: int = 100
     )
     wanted_sql, params = wanted.query.sql_with_params()
     table = connection.ops.quote_name(DocumentReminder._meta.db_table)
-    # Joined on the stage reached today only: an older stage left unsent stays unsent (catch-up rule).
-    pending_sql = (
-        f"SELECT wanted.id, wanted.due_date, wanted.stage, reminder.id FROM ({wanted_sql}) AS wanted "  # noqa: S608
-        f"LEFT JOIN {table} AS reminder ON reminder.document_id = wanted.id AND reminder.stage = wanted.stage "
-        "WHERE reminder.id IS NULL OR reminder.notified_at IS NULL"
-    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Unsent reminders a server crash loses with the last commits are created again by the next sweep.
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute(
+            f"INSERT INTO {table} (document_id, due_date, stage, created_at) "  # noqa: S608
+            f"SELECT wanted.id, wanted.due_date, wanted.stage, %s FROM ({wanted_sql}) AS wanted "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS reminder "
+            "WHERE reminder.document_id = wanted.id AND reminder.stage = wanted.stage) "
+            "ON CONFLICT (document_id, stage) DO NOTHING",
+            [timezone.now(), *params],
+        )
+        return max(cursor.rowcount, 0)
+
+
+def reminders_unsent() -> int:
+    return DocumentReminder.objects.filter(notified_at__isnull=True).count()
+
+
+def reminders_deliver(
+    *, today: date | None = None, chunk_size: int = DELIVERY_CHUNK, max_chunks: int | None = None
+) -> Counter:
+    """Send unsent reminders chunk by chunk, each chunk claimed by a conditional UPDATE (on PostgreSQL over rows
+    locked with SKIP LOCKED, so several workers drain at once without waiting on each other) and notified in the
+    same transaction: a worker killed mid-chunk rolls the claim back and the chunk is sent by the next one. A
+    reminder whose stage is no longer the one its document has reached (a later stage came first, or the document
+    arrived) is deleted unsent: catching up sends only the most recent stage. Memory is one chunk."""
+    today = today or timezone.localdate()
     sent: Counter[str] = Counter()
     labels = _display_labels()
-    # Most sweeps have less than a chunk to send: a plain query answers them, and PostgreSQL may run it in parallel,
-    # which it never does for a server-side cursor. Only a full first chunk streams the rest through one; the rows
-    # just sent no longer match.
-    with connection.cursor() as cursor:
-        cursor.execute(f"{pending_sql} LIMIT %s", [*params, chunk_size])
-        rows = cursor.fetchall()
-    if rows:
-        sent.update(_claim_and_notify(rows, labels))
-    if len(rows) == chunk_size:
-        with connection.chunked_cursor() as pending:
-            pending.execute(pending_sql, params)
-            while rows := pending.fetchmany(chunk_size):
-                sent.update(_claim_and_notify(rows, labels))
-    return dict(sent)
+    chunks = 0
+    while max_chunks is None or chunks < max_chunks:
+        chunks += 1
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # A first sweep writes a few notifications per reminder; waiting at each chunk's commit for its WAL
+                # to reach the disk is time delivery need not spend. A server crash may lose the last chunks, but
+                # whole (claims with their notifications), so they are delivered again; an e-mail task's claim
+                # commits synchronously, which flushes the WAL that wrote its notification first.
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            claimed = _claim_unsent(cursor, chunk_size)
+            if not claimed:
+                break
+            sent.update(_notify(claimed, today, labels))
+    return sent
 
 
 # What a chunk's messages are written from: plain values joined in one query, no model instances.
@@ -127,6 +159,7 @@ REMINDER_FIELDS = (
     "document__shipment__planned_ship_date",
     "document__shipment__sponsor_id",
     "document__shipment__ior_id",
+    "document__shipment__status",
 )
 
 
@@ -136,92 +169,61 @@ def _display_labels() -> dict[str, dict[str, str]]:
     return {name: {k: str(v) for k, v in Document._meta.get_field(name).flatchoices} for name in fields}
 
 
-def _claim_and_notify(rows: list[tuple], labels: dict[str, dict[str, str]]) -> Counter[str]:
-    sent: Counter[str] = Counter()
-    now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # A first sweep writes a few notifications per reminder; waiting at each chunk's commit for its WAL to
-            # reach the disk is time the sweep need not spend. A server crash may lose the last chunks committed, but
-            # whole (reminders with their notifications), so the next sweep sends them again; and an e-mail task's
-            # claim commits synchronously, which flushes the WAL that wrote its notification first.
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        missing = [
-            (document_id, due_date, stage) for document_id, due_date, stage, reminder_id in rows if not reminder_id
-        ]
-        left_unsent = [reminder_id for *_, reminder_id in rows if reminder_id]
-        claimed = _create_claimed(cursor, missing, now) + _claim_unsent(cursor, left_unsent, now)
-        if not claimed:
-            return sent
-        reminders = [
-            dict(zip(REMINDER_FIELDS, row, strict=True))
-            for row in DocumentReminder.objects.filter(pk__in=claimed).order_by("pk").values_list(*REMINDER_FIELDS)
-        ]
-        members = _members_by_organization(
-            {r["document__owed_by_id"] or r["document__shipment__sponsor_id"] for r in reminders}
-            | {r["document__shipment__sponsor_id"] for r in reminders if r["stage"] == ReminderStage.ESCALATED}
-            | {r["document__shipment__ior_id"] for r in reminders if r["stage"] == ReminderStage.ESCALATED}
-        )
-        messages = []
-        for reminder in reminders:
-            stage = reminder["stage"]
-            subject, body = _message(reminder, labels)
-            messages.append(
-                ShipmentMessage(
-                    recipient_ids=_recipients(reminder, members),
-                    kind=f"document.{stage}",
-                    subject=subject,
-                    body=body,
-                    shipment_id=reminder["document__shipment_id"],
-                    shipment_reference=reminder["document__shipment__reference"],
-                )
-            )
-            sent[stage] += 1
-        notify_bulk(messages=messages)
-        webhooks_emit_document_overdue(reminder_ids=claimed)
-    return sent
-
-
-def _create_claimed(cursor, missing: list[tuple], now) -> list[int]:
-    """Create reminders already claimed by this sweep; the ids of those it created. A second sweep inserting the same
-    (document, stage) waits on the unique index for this one's commit and then creates nothing, so only one of them
-    sends it; if this one rolls back, the other creates it."""
-    if not missing:
-        return []
+def _claim_unsent(cursor, chunk_size: int) -> list[int]:
+    """Claim up to chunk_size unsent reminders, oldest first; the ids this transaction won."""
     table = connection.ops.quote_name(DocumentReminder._meta.db_table)
-    columns = "(document_id, due_date, stage, created_at, notified_at)"
-    conflict = "ON CONFLICT (document_id, stage) DO NOTHING RETURNING id"
-    if connection.vendor == "postgresql":
-        # Three arrays rather than a placeholder per value: the driver's parsing of thousands of them costs more than
-        # the insert.
-        cursor.execute(
-            f"INSERT INTO {table} {columns} SELECT *, %s, %s "  # noqa: S608
-            f"FROM unnest(%s::bigint[], %s::date[], %s::text[]) {conflict}",
-            [now, now, *(list(column) for column in zip(*missing, strict=True))],
-        )
-    else:
-        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(missing))
-        cursor.execute(
-            f"INSERT INTO {table} {columns} VALUES {values} {conflict}",  # noqa: S608
-            [value for row in missing for value in (*row, now, now)],
-        )
-    return [row[0] for row in cursor.fetchall()]
-
-
-def _claim_unsent(cursor, reminder_ids: list[int], now) -> list[int]:
-    """Claim reminders a crashed sweep created but never sent; the ids of those this sweep won."""
-    if not reminder_ids:
-        return []
-    table = connection.ops.quote_name(DocumentReminder._meta.db_table)
-    placeholders = ", ".join(["%s"] * len(reminder_ids))
-    # On PostgreSQL a second sweep's UPDATE of the same rows waits for this one's commit and then finds them
-    # claimed; RETURNING tells each sweep exactly which reminders are its own to send.
+    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    # On SQLite writers take turns (IMMEDIATE transactions), so the conditional UPDATE alone claims each row once.
     cursor.execute(
-        f"UPDATE {table} SET notified_at = %s WHERE notified_at IS NULL AND id IN ({placeholders}) "  # noqa: S608
-        "RETURNING id",
-        [now, *reminder_ids],
+        f"UPDATE {table} SET notified_at = %s WHERE notified_at IS NULL AND id IN ("  # noqa: S608
+        f"SELECT id FROM {table} WHERE notified_at IS NULL ORDER BY id LIMIT %s{skip_locked}) RETURNING id",
+        [timezone.now(), chunk_size],
     )
-    return [row[0] for row in cursor.fetchall()]
+    return sorted(row[0] for row in cursor.fetchall())
+
+
+def _notify(claimed: list[int], today: date, labels: dict[str, dict[str, str]]) -> Counter[str]:
+    sent: Counter[str] = Counter()
+    reminders, stale = [], []
+    for row in DocumentReminder.objects.filter(pk__in=claimed).order_by("pk").values_list("pk", *REMINDER_FIELDS):
+        reminder = dict(zip(REMINDER_FIELDS, row[1:], strict=True))
+        still_due = (
+            reminder["document__status"] in CHASED_DOCUMENT_STATUSES
+            and reminder["document__shipment__status"] in CHASED_SHIPMENT_STATUSES
+            and stage_reached(reminder["document__due_date"], today) == reminder["stage"]
+        )
+        if still_due:
+            reminder["pk"] = row[0]
+            reminders.append(reminder)
+        else:
+            stale.append(row[0])
+    if stale:
+        DocumentReminder.objects.filter(pk__in=stale).delete()
+    if not reminders:
+        return sent
+    members = _members_by_organization(
+        {r["document__owed_by_id"] or r["document__shipment__sponsor_id"] for r in reminders}
+        | {r["document__shipment__sponsor_id"] for r in reminders if r["stage"] == ReminderStage.ESCALATED}
+        | {r["document__shipment__ior_id"] for r in reminders if r["stage"] == ReminderStage.ESCALATED}
+    )
+    messages = []
+    for reminder in reminders:
+        stage = reminder["stage"]
+        subject, body = _message(reminder, labels)
+        messages.append(
+            ShipmentMessage(
+                recipient_ids=_recipients(reminder, members),
+                kind=f"document.{stage}",
+                subject=subject,
+                body=body,
+                shipment_id=reminder["document__shipment_id"],
+                shipment_reference=reminder["document__shipment__reference"],
+            )
+        )
+        sent[stage] += 1
+    notify_bulk(messages=messages)
+    webhooks_emit_document_overdue(reminder_ids=[r["pk"] for r in reminders])
+    return sent
 
 
 def _members_by_organization(organization_ids: set[int | None]) -> dict[tuple[int, str], list[int]]:

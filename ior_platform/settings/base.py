@@ -173,6 +173,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "documents.tasks.render_dossier": {"queue": "pdf"},
     "shipments.tasks.notify_shipment_event": {"queue": "notifications"},
+    "documents.tasks.deliver_document_reminders": {"queue": "notifications"},
     "parties.notifications.email_notification": {"queue": "notifications"},
     "parties.notifications.send_notification_digests": {"queue": "notifications"},
     "parties.notifications.email_notifications": {"queue": "notifications"},

@@ -11,8 +11,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from documents import tasks
 from documents.choices import DocumentStatus
-from documents.deadlines import chase_document_deadlines, stage_reached
+from documents.deadlines import chase_document_deadlines, reminders_create_due, reminders_deliver, stage_reached
 from documents.models import Document, DocumentReminder
 from ior_platform.core.tenancy import visible_shipments
 from parties import notifications as notifications_module
@@ -374,10 +375,92 @@ def test_a_chunk_costs_the_same_few_queries_however_many_reminders_it_holds(
         _document(shipment, due_in=index % 12 - 5, document_type=kind, side=side)
     Document.objects.filter(side="export").update(owed_by=world.eor, owed_by_role="eor")
 
-    # One query finds the work; per chunk: savepoint and release, the asynchronous commit (PostgreSQL), the
-    # reminders, their values, members, users, visibility, the notifications and whether anyone subscribed to the
-    # document.overdue webhook.
-    with django_capture_on_commit_callbacks() as callbacks, django_assert_max_num_queries(1 + 10):
+    # The sweep: one INSERT … SELECT in a savepoint, with its asynchronous commit on PostgreSQL (4). Per chunk:
+    # savepoint and release, the asynchronous commit, the claim, the reminders' values, members, users, visibility,
+    # the notifications and whether anyone subscribed to the document.overdue webhook (10); then one empty claim
+    # ends delivery (4 with its savepoint).
+    with django_capture_on_commit_callbacks() as callbacks, django_assert_max_num_queries(4 + 10 + 4):
         sent = chase_document_deadlines(chunk_size=100)
     assert sum(sent.values()) == documents
     assert len(callbacks) == 1
+
+
+def test_the_sweep_creates_unsent_reminders_and_delivery_sends_them_once(world, django_capture_on_commit_callbacks):
+    shipment = _open_shipment(world)
+    document = _document(shipment, due_in=3)
+    _document(shipment, due_in=20, document_type="test_licence")  # no stage reached yet
+
+    assert reminders_create_due() == 1
+    assert reminders_create_due() == 0
+    reminder = DocumentReminder.objects.get()
+    assert (reminder.document, reminder.stage, reminder.notified_at) == (document, "d3", None)
+    assert not Notification.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reminders_deliver() == {"d3": 1}
+        assert reminders_deliver() == {}
+    assert _notified(document) == {"ivan", "imelda"}
+    assert DocumentReminder.objects.get().notified_at is not None
+
+
+def test_delivery_drops_a_reminder_overtaken_before_it_was_sent(world, django_capture_on_commit_callbacks):
+    """Delivery stalled (workers down) while a document moved from its 7-day to its 3-day stage, and another arrived:
+    only the 3-day reminder goes out; the stale ones are deleted unsent, not marked sent."""
+    with time_machine.travel(_morning(), tick=False) as traveller:
+        shipment = _open_shipment(world)
+        chased = _document(shipment, due_in=7)
+        arrived = _document(shipment, due_in=7, document_type="test_licence")
+        assert reminders_create_due() == 2
+        Document.objects.filter(pk=arrived.pk).update(status=DocumentStatus.UPLOADED)
+        traveller.shift(timedelta(days=4))
+        assert reminders_create_due() == 1
+
+        with django_capture_on_commit_callbacks(execute=True):
+            assert reminders_deliver() == {"d3": 1}
+
+    assert list(DocumentReminder.objects.values_list("document_id", "stage")) == [(chased.pk, "d3")]
+    assert Notification.objects.filter(kind="document.d3").count() == 2
+    assert not Notification.objects.filter(kind="document.d7").exists()
+
+
+def test_the_beat_task_sweeps_and_hands_delivery_to_the_notifications_queue(world, monkeypatch):
+    queued = []
+    monkeypatch.setattr(tasks.deliver_document_reminders, "delay", lambda: queued.append(1))
+    shipment = _open_shipment(world)
+    for due_in, kind in zip([7, 3, -1], ["import_permit", "test_licence", "packing_list"], strict=True):
+        _document(shipment, due_in=due_in, document_type=kind)
+
+    result = tasks.chase_document_deadlines()
+
+    assert (result["created"], result["unsent"]) == (3, 3)
+    assert queued == [1]  # three reminders fit in one chunk: one delivery task
+    assert not Notification.objects.exists()
+    assert settings.CELERY_TASK_ROUTES["documents.tasks.deliver_document_reminders"] == {"queue": "notifications"}
+
+
+def test_a_delivery_task_hands_what_is_left_to_a_fresh_task(world, monkeypatch, django_capture_on_commit_callbacks):
+    from documents import deadlines
+
+    queued = []
+    monkeypatch.setattr(tasks.deliver_document_reminders, "delay", lambda: queued.append(1))
+    monkeypatch.setattr(deadlines, "DELIVERY_CHUNK", 1)
+    monkeypatch.setattr(tasks, "CHUNKS_PER_DELIVERY", 2)
+    shipment = _open_shipment(world)
+    for due_in, kind in zip([7, 3, -1], ["import_permit", "test_licence", "packing_list"], strict=True):
+        _document(shipment, due_in=due_in, document_type=kind)
+    deadlines.reminders_create_due()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sum(tasks.deliver_document_reminders().values()) == 2
+        assert queued == [1]
+        assert tasks.deliver_document_reminders() == {"overdue": 1}
+    assert queued == [1]
+    assert not DocumentReminder.objects.filter(notified_at__isnull=True).exists()
+
+
+def test_deleting_a_document_deletes_its_reminders(world):
+    """The reminder's foreign key has no database constraint (the sweep's speed); the cascade is the ORM's."""
+    document = _document(_open_shipment(world), due_in=3)
+    assert reminders_create_due() == 1
+    document.delete()
+    assert not DocumentReminder.objects.exists()

@@ -409,7 +409,7 @@ def test_a_redis_restart_loses_no_reminder(world, real_broker, private_redis, wo
         return worker.wait_for(line, timeout=budget(60)).group(1)
 
     # The next tick, with a worker: the sweep works out from the database what is due today.
-    assert sweep_result(beat_tick().id) == "{'d3': 1, 'expiry_permit': 0, 'expiry_licence': 0}"
+    assert sweep_result(beat_tick().id) == "{'created': 1, 'unsent': 1, 'expiry_permit': 0, 'expiry_licence': 0}"
     reminded = Notification.objects.filter(shipment=shipment)
     _wait_until(
         lambda: reminded.exists() and not reminded.filter(emailed_at__isnull=True).exists(),
@@ -417,7 +417,7 @@ def test_a_redis_restart_loses_no_reminder(world, real_broker, private_redis, wo
         what="the reminder's notifications e-mailed",
     )
     # And a tick after that finds nothing more to do.
-    assert sweep_result(beat_tick().id) == "{'expiry_permit': 0, 'expiry_licence': 0}"
+    assert sweep_result(beat_tick().id) == "{'created': 0, 'unsent': 0, 'expiry_permit': 0, 'expiry_licence': 0}"
     workers.stop_all()
 
     reminder = DocumentReminder.objects.get(document=document)
