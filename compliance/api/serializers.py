@@ -8,8 +8,8 @@ from rest_framework import serializers
 
 from compliance.choices import DocumentType, ProductCategory, TemperatureClass, TradeDirection
 from compliance.models import CountryProfile, DocumentRequirement, Permit, PermitLine
+from ior_platform.core.api.serializers import StrictInputSerializer
 from ior_platform.core.codes import validate_country, validate_currency
-from parties.api.serializers import StrictInputSerializer
 from parties.choices import PartyRole
 from parties.models import Organization
 from shipments.choices import RouteKind

@@ -1,8 +1,6 @@
 """What the documents API accepts (input serializers: only the fields a client may send, anything else refused) and
 what it answers (output serializers: read-only)."""
 
-from collections.abc import Mapping
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -11,34 +9,11 @@ from rest_framework.reverse import reverse
 from compliance.choices import TradeDirection
 from documents.choices import ArtifactStatus, DocumentStatus, ReviewDecision
 from documents.models import Document, DocumentVersion, DossierArtifact
+from ior_platform.core.api.serializers import StrictInputSerializer, named_choice_field
 from parties.choices import PartyRole
 
 PENDING_REVIEW = "pending"
 REVIEW_STATUSES = [(PENDING_REVIEW, "Awaiting review"), *ReviewDecision.choices]
-
-
-def named_choice_field(component: str, choices, **kwargs) -> serializers.ChoiceField:
-    """A choice field whose values the schema publishes as an enum component of its own name. The schema's automatic
-    enum naming goes by field name and collides across apps ("status" means something else on every model)."""
-    schema = {
-        "type": "string",
-        "enum": [value for value, _ in choices],
-        "description": "\n".join(f"* `{value}` - {label}" for value, label in choices),
-    }
-    field_class = type(f"{component}Field", (serializers.ChoiceField,), {})
-    return extend_schema_field(schema, component_name=component)(field_class)(choices=choices, **kwargs)
-
-
-class StrictInputSerializer(serializers.Serializer):
-    """Refuses fields it does not declare, so a client that sends `status`, `sha256` or `uploaded_by` learns at once
-    that the server sets those, instead of believing it did."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping):
-            unknown = sorted(set(data.keys()) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
 
 
 class VersionUploadInputSerializer(StrictInputSerializer):

@@ -1,11 +1,10 @@
 """What the parties API accepts (input serializers: explicit fields, unknown ones refused) and what it answers
 (output serializers: read-only)."""
 
-from collections.abc import Mapping
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from ior_platform.core.api.serializers import StrictInputSerializer
 from parties.choices import ApiScope, PartyRole
 from parties.models import (
     Address,
@@ -19,22 +18,6 @@ from parties.models import (
     Organization,
     User,
 )
-
-
-class StrictInputSerializer(serializers.Serializer):
-    """Refuses fields it does not know: a client sending a server-side field (status, organization, a hash) learns
-    at once that it cannot set it, instead of the field being dropped without a word."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping):
-            writable = {name for name, field in self.fields.items() if not field.read_only}
-            unknown = sorted(set(data) - writable)
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
-
-
-# Organizations
 
 
 class OrganizationAddressSerializer(serializers.ModelSerializer):

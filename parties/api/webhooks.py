@@ -4,8 +4,6 @@ Every member of the organization may read its endpoints and deliveries (a read-s
 change them. The signing secret appears twice only: in the answer that creates an endpoint and in the one that
 rotates its secret."""
 
-from collections.abc import Mapping
-
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -13,13 +11,13 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
     extend_schema_view,
 )
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from ior_platform.core.api.serializers import StrictInputSerializer, named_choice_field_class
 from ior_platform.core.api.viewsets import TenantViewSet
 from ior_platform.core.errors import NotPermitted
 from parties.choices import DeliveryStatus, WebhookEvent
@@ -41,37 +39,16 @@ URL_HELP = (
 )
 
 
-def named_choice_field_class(component: str, choices) -> type[serializers.ChoiceField]:
-    """A choice field published as an enum component of its own name: automatic enum naming goes by field name,
-    and "status" or "event" means something else on every model. One class per component: the schema tells
-    components apart by class."""
-    schema = {
-        "type": "string",
-        "enum": [value for value, _ in choices],
-        "description": "\n".join(f"* `{value}` - {label}" for value, label in choices),
-    }
-
-    def __init__(self, **kwargs):
-        serializers.ChoiceField.__init__(self, choices=choices, **kwargs)
-
-    field_class = type(f"{component}Field", (serializers.ChoiceField,), {"__init__": __init__})
-    return extend_schema_field(schema, component_name=component)(field_class)
-
-
 SUBSCRIBABLE_CHOICES = [(value, label) for value, label in WebhookEvent.choices if value in SUBSCRIBABLE_EVENTS]
 SubscribableEventField = named_choice_field_class("WebhookSubscribableEventEnum", SUBSCRIBABLE_CHOICES)
 WebhookEventField = named_choice_field_class("WebhookEventEnum", WebhookEvent.choices)
 DeliveryStatusField = named_choice_field_class("WebhookDeliveryStatusEnum", DeliveryStatus.choices)
 
 
-class StrictInputSerializer(serializers.Serializer):
-    """Refuses fields it does not declare, so a client setting a server-side field learns it at once."""
+class FlatErrorsInputSerializer(StrictInputSerializer):
+    """Errors as one flat list of messages per field, also for the items of a list."""
 
     def to_internal_value(self, data):
-        if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         try:
             return super().to_internal_value(data)
         except serializers.ValidationError as exc:
@@ -93,13 +70,13 @@ def _flat(detail) -> list[str]:
     return [str(detail)]
 
 
-class WebhookEndpointCreateInput(StrictInputSerializer):
+class WebhookEndpointCreateInput(FlatErrorsInputSerializer):
     url = serializers.CharField(max_length=500, help_text=URL_HELP)
     events = serializers.ListField(child=SubscribableEventField(), allow_empty=False, help_text="Events to receive.")
     description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
-class WebhookEndpointUpdateInput(StrictInputSerializer):
+class WebhookEndpointUpdateInput(FlatErrorsInputSerializer):
     url = serializers.CharField(max_length=500, required=False, help_text=URL_HELP)
     events = serializers.ListField(child=SubscribableEventField(), allow_empty=False, required=False)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from compliance.choices import ProductCategory, TemperatureClass
 from documents.models import Document
+from ior_platform.core.api.serializers import StrictInputSerializer
 from ior_platform.core.models import AuditEvent
 from parties.models import Organization
 from shipments.choices import DutiesPayer, Incoterm, QuantityUnit, TrialPhase
@@ -51,15 +52,6 @@ def validated(serializer_class, data, **kwargs) -> dict:
 
 # Refuses fields it does not declare, so a client setting status, sponsor or an approval learns it at once instead
 # of seeing it silently ignored. (A comment, not a docstring: the schema would print it on every input.)
-class StrictInputSerializer(serializers.Serializer):
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
-
-
 @extend_schema_field(OpenApiTypes.INT)
 class PreloadedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """Looks the id up in `context["preloaded"][Model]` first: a bulk request loads every id it names at once
