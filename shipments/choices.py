@@ -65,3 +65,15 @@ class TrialPhase(models.TextChoices):
     PHASE_2 = "2", "Phase II"
     PHASE_3 = "3", "Phase III"
     PHASE_4 = "4", "Phase IV"
+
+
+class ExcursionDirection(models.TextChoices):
+    ABOVE = "above", "Above range"
+    BELOW = "below", "Below range"
+
+
+class LoggerLayout(models.TextChoices):
+    """How a logger export was laid out: what the parser recognised, kept with the log for the record."""
+
+    CSV = "csv", "Delimited text with a header row"
+    TOA5 = "toa5", "Campbell Scientific TOA5"

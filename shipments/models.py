@@ -18,7 +18,17 @@ from ior_platform.core.codes import (
     valid_currency_constraint,
 )
 from ior_platform.core.tenancy import TenantQuerySet
-from shipments.choices import DutiesPayer, Incoterm, QuantityUnit, RouteKind, ShipmentStatus, TrialPhase
+from shipments.choices import (
+    DutiesPayer,
+    ExcursionDirection,
+    Incoterm,
+    LoggerLayout,
+    QuantityUnit,
+    RouteKind,
+    ShipmentStatus,
+    TrialPhase,
+)
+from shipments.coldchain.ranges import TemperatureRange, class_defaults, temperature_range
 
 S = ShipmentStatus
 # The shipment's own data that a sponsor sets while drafting and a signer vouches for (parties apart).
@@ -185,6 +195,18 @@ class Shipment(ConcurrentTransitionMixin, models.Model):
     destination_address = models.TextField()
     route_kind = models.CharField(max_length=20, choices=RouteKind.choices, editable=False)
     temperature_class = models.CharField(max_length=20, choices=TemperatureClass.choices)
+    qualified_duration_hours = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[validate_positive],
+        help_text="Hours the pack-out is qualified to hold its range; empty for the temperature class's default.",
+    )
+    excursion_budget_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Minutes outside the range the goods may spend in total without an assessment; empty for the "
+        "temperature class's default.",
+    )
     planned_ship_date = models.DateField()
     required_at_site_date = models.DateField(null=True, blank=True)
     incoterm = models.CharField(max_length=3, choices=Incoterm.choices, default=Incoterm.DAP)
@@ -240,6 +262,10 @@ class Shipment(ConcurrentTransitionMixin, models.Model):
                 name="shipment_duties_actual_not_negative",
             ),
             models.CheckConstraint(condition=~Q(return_of=F("id")), name="shipment_not_return_of_itself"),
+            models.CheckConstraint(
+                condition=Q(qualified_duration_hours__isnull=True) | Q(qualified_duration_hours__gt=0),
+                name="shipment_qualified_duration_positive",
+            ),
             models.CheckConstraint(condition=Q(status__in=S.values), name="shipment_status_valid"),
             valid_country_constraint("origin_country", model="shipment"),
             valid_country_constraint("destination_country", model="shipment"),
@@ -292,6 +318,22 @@ class Shipment(ConcurrentTransitionMixin, models.Model):
     @property
     def destination_country_name(self) -> str:
         return country_name(self.destination_country)
+
+    @property
+    def temperature_range(self) -> TemperatureRange:
+        return temperature_range(self.temperature_class)
+
+    @property
+    def effective_qualified_duration_hours(self) -> int:
+        if self.qualified_duration_hours is not None:
+            return self.qualified_duration_hours
+        return class_defaults(self.temperature_class).qualified_duration_hours
+
+    @property
+    def effective_excursion_budget_minutes(self) -> int:
+        if self.excursion_budget_minutes is not None:
+            return self.excursion_budget_minutes
+        return class_defaults(self.temperature_class).excursion_budget_minutes
 
     @property
     def needs_export_clearance(self) -> bool:
@@ -457,3 +499,141 @@ class ShipmentItem(models.Model):
     @property
     def line_value(self):
         return self.quantity * self.unit_value
+
+
+class TemperatureLog(models.Model):
+    """One logger's export for one shipment, as uploaded, with what its readings say against the shipment's
+    temperature range. The readings themselves are in its TemperatureSeries; its excursions are Excursion rows."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="temperature_logs")
+    logger_serial = models.CharField(max_length=64)
+    original_name = models.CharField(max_length=255, help_text="The uploader's file name, for display only.")
+    file = models.FileField(upload_to="temperature-logs/%Y/%m/", blank=True, help_text="The export, byte for byte.")
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    layout = models.CharField(max_length=10, choices=LoggerLayout.choices, default=LoggerLayout.CSV)
+    source_details = models.JSONField(
+        default=dict, blank=True, help_text="How the file was read: encoding, delimiter, columns, time zone."
+    )
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    reading_count = models.PositiveIntegerField()
+    first_reading_at = models.DateTimeField()
+    last_reading_at = models.DateTimeField()
+    # The range the readings were judged against, as it stood at import.
+    range_low = models.FloatField(null=True, blank=True)
+    range_high = models.FloatField(null=True, blank=True)
+    min_temperature = models.FloatField()
+    max_temperature = models.FloatField()
+    mean_temperature = models.FloatField()
+    mean_kinetic_temperature = models.FloatField()
+    delta_h = models.FloatField(help_text="Activation energy ΔH the mean kinetic temperature used, in kJ/mol.")
+    minutes_above = models.FloatField(help_text="Time above the range, each reading holding until the next.")
+    minutes_below = models.FloatField(help_text="Time below the range, each reading holding until the next.")
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = ("shipment", "shipment__")
+
+    class Meta:
+        ordering = ["shipment", "first_reading_at", "id"]
+        constraints = [
+            # The same export imported twice would count its excursions twice.
+            models.UniqueConstraint(fields=["shipment", "sha256"], name="temperaturelog_file_once_per_shipment"),
+            models.CheckConstraint(condition=Q(reading_count__gt=0), name="temperaturelog_has_readings"),
+            models.CheckConstraint(
+                condition=Q(last_reading_at__gte=F("first_reading_at")), name="temperaturelog_readings_in_order"
+            ),
+            models.CheckConstraint(
+                condition=Q(minutes_above__gte=0, minutes_below__gte=0), name="temperaturelog_minutes_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Logger {self.logger_serial}: {self.original_name}"
+
+    @property
+    def temperature_range(self) -> TemperatureRange:
+        return TemperatureRange(low=self.range_low, high=self.range_high)
+
+    @property
+    def minutes_out_of_range(self) -> float:
+        return self.minutes_above + self.minutes_below
+
+
+class TemperatureSeries(models.Model):
+    """The readings of a temperature log, in UTC, as two packed arrays.
+
+    A two-year log at one reading a minute holds a million readings. They are written once, never changed, and
+    always read whole (to analyse them again, to draw the chart), never one by one or by a condition on their value.
+    A table of one row per reading would cost a million inserts per upload (tens of seconds with bulk_create on
+    PostgreSQL) and some 60 MB of rows and index per log; here they are one row of two compressed columns, written in
+    one statement and read in one: `times` is the int64 seconds since the epoch (UTC) delta-encoded, `temperatures`
+    the float64 °C as parsed, both little-endian and zlib-compressed. A window of time is a slice
+    (numpy.searchsorted on the times) once loaded."""
+
+    FORMAT = "zlib-delta-int64-s/zlib-float64-c"
+
+    log = models.OneToOneField(TemperatureLog, on_delete=models.CASCADE, primary_key=True, related_name="series")
+    encoding = models.CharField(max_length=40, default=FORMAT)
+    times = models.BinaryField()
+    temperatures = models.BinaryField()
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = ("shipment", "log__shipment__")
+
+    class Meta:
+        verbose_name_plural = "temperature series"
+
+    def __str__(self) -> str:
+        return f"Readings of {self.log}"
+
+    @classmethod
+    def pack(cls, log: TemperatureLog, times, temperatures) -> "TemperatureSeries":
+        from shipments.coldchain.storage import pack_temperatures, pack_times
+
+        return cls(log=log, encoding=cls.FORMAT, times=pack_times(times), temperatures=pack_temperatures(temperatures))
+
+    def arrays(self):
+        """(times, temperatures): int64 seconds since the epoch in UTC and float64 °C."""
+        from shipments.coldchain.storage import unpack_temperatures, unpack_times
+
+        return unpack_times(self.times), unpack_temperatures(self.temperatures)
+
+
+class Excursion(models.Model):
+    """An interval during which a logger read outside the shipment's temperature range: from the first reading out
+    of range until the next reading back in it (or the end of the log)."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="excursions")
+    log = models.ForeignKey(TemperatureLog, on_delete=models.CASCADE, related_name="excursions")
+    direction = models.CharField(max_length=10, choices=ExcursionDirection.choices)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    duration_minutes = models.FloatField()
+    peak_temperature = models.FloatField(help_text="The highest reading of an excursion above, the lowest below.")
+    ends_with_log = models.BooleanField(
+        default=False, help_text="The log ends out of range: the excursion lasted at least this long."
+    )
+    detected_at = models.DateTimeField(default=timezone.now)
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = ("shipment", "shipment__")
+
+    class Meta:
+        ordering = ["shipment", "started_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ended_at__gte=F("started_at")), name="excursion_ends_after_start"),
+            models.CheckConstraint(condition=Q(duration_minutes__gte=0), name="excursion_duration_not_negative"),
+            models.CheckConstraint(
+                condition=Q(direction__in=ExcursionDirection.values), name="excursion_direction_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["shipment", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} for {self.duration_minutes:g} min from {self.started_at:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        if self.log_id and self.shipment_id and self.log.shipment_id != self.shipment_id:
+            raise ValidationError({"log": "The log belongs to another shipment."})

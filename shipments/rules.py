@@ -31,6 +31,9 @@ ACTION_ACTORS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "create_return": (frozenset({P.SPONSOR, P.IOR}), frozenset({R.EDITOR, R.MANAGER})),
     "review_document": (frozenset({P.IOR}), frozenset({R.REVIEWER})),
     "recheck_compliance": (frozenset({P.IOR}), frozenset({R.REVIEWER})),
+    # Whoever holds the goods or answers for them may file a logger's record: the sponsor (who packed them), the
+    # courier (who carried them), the site (who read the logger on arrival) and the importer of record.
+    "upload_temperature_log": (frozenset({P.SPONSOR, P.COURIER, P.CONSIGNEE, P.IOR}), STAFF_ROLES),
 }
 
 TRANSITION_VERBS = {
@@ -53,6 +56,7 @@ TRANSITION_VERBS = {
     "create_return": "create a return of",
     "review_document": "review documents of",
     "recheck_compliance": "re-check the requirements of",
+    "upload_temperature_log": "upload temperature logs of",
 }
 
 

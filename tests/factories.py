@@ -144,3 +144,49 @@ class DocumentRequirementFactory(factory.django.DjangoModelFactory):
     lead_time_days = 10
     validity_days = 180
     source = "Test fixture"
+
+
+def temperature_log_for(shipment, *, uploaded_by=None, serial: str = "LOGGER-1", spike_to: float = 9.0):
+    """A stored temperature log of `shipment` with its readings and one 20-minute excursion above 2–8 °C, made without
+    the import service (for tests that need the rows, not the import)."""
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from shipments.models import Excursion, TemperatureLog, TemperatureSeries
+
+    start = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp())
+    times = start + 60 * np.arange(121, dtype=np.int64)
+    temperatures = np.full(times.size, 5.0)
+    temperatures[50:70] = spike_to
+    log = TemperatureLog.objects.create(
+        shipment=shipment,
+        logger_serial=serial,
+        original_name=f"{serial}.csv",
+        size=100,
+        sha256=f"{serial:0<64}"[:64],
+        uploaded_by=uploaded_by,
+        reading_count=times.size,
+        first_reading_at=datetime.fromtimestamp(int(times[0]), tz=UTC),
+        last_reading_at=datetime.fromtimestamp(int(times[-1]), tz=UTC),
+        range_low=2.0,
+        range_high=8.0,
+        min_temperature=5.0,
+        max_temperature=spike_to,
+        mean_temperature=float(temperatures.mean()),
+        mean_kinetic_temperature=5.5,
+        delta_h=83.144,
+        minutes_above=20.0,
+        minutes_below=0.0,
+    )
+    TemperatureSeries.pack(log, times, temperatures).save(force_insert=True)
+    Excursion.objects.create(
+        shipment=shipment,
+        log=log,
+        direction="above",
+        started_at=datetime.fromtimestamp(int(times[50]), tz=UTC),
+        ended_at=datetime.fromtimestamp(int(times[70]), tz=UTC),
+        duration_minutes=20.0,
+        peak_temperature=spike_to,
+    )
+    return log

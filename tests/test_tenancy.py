@@ -23,7 +23,7 @@ from parties.screening import organization_screen
 from shipments import selectors, services
 from shipments.models import Shipment
 from tests.conftest import pdf_file
-from tests.factories import ShipmentFactory, SiteFactory, UserFactory
+from tests.factories import ShipmentFactory, SiteFactory, UserFactory, temperature_log_for
 
 TENANT_MODELS = [m for m in apps.get_models() if hasattr(m, "tenancy")]
 
@@ -66,6 +66,7 @@ def a_shipment(world, requirements, brazil_permit):
     WebhookDelivery.objects.create(
         endpoint=endpoint, event_id=uuid.uuid4(), event="shipment.status_changed", payload={"reference": "x"}
     )
+    temperature_log_for(shipment, uploaded_by=world.sam)
     return shipment
 
 

@@ -21,8 +21,8 @@ from compliance.models import Permit, PermitLine
 from documents.models import Document, DocumentVersion, DossierArtifact
 from ior_platform.core.audit import record_event
 from parties.models import ApiCall, ApiKey, Notification, Organization, WebhookDelivery, WebhookEndpoint
-from shipments.models import Shipment, ShipmentItem, Site, Trial
-from tests.factories import ShipmentFactory, ShipmentItemFactory, SiteFactory
+from shipments.models import Excursion, Shipment, ShipmentItem, Site, TemperatureLog, Trial
+from tests.factories import ShipmentFactory, ShipmentItemFactory, SiteFactory, temperature_log_for
 
 PUBLIC_REFERENCE_ROUTES = {"countries/"}  # country profiles and requirements: the same for every caller
 WRITE_METHODS = {"post", "put", "patch", "delete"}
@@ -158,6 +158,7 @@ def build_tenant(*, trial, editor, manager, ior, eor, site_org, label) -> Tenant
         endpoint=endpoint, event_id=uuid.uuid4(), event="shipment.status_changed", payload={"reference": "x"}
     )
     event = record_event(actor=editor, action="shipment.note", target=shipment, shipment=shipment)
+    log = temperature_log_for(shipment, uploaded_by=editor, serial=f"{label}-SECRET-LOGGER")
     by_model = {
         Shipment: shipment,
         ShipmentItem: item,
@@ -173,6 +174,8 @@ def build_tenant(*, trial, editor, manager, ior, eor, site_org, label) -> Tenant
         WebhookEndpoint: endpoint,
         WebhookDelivery: delivery,
         Organization: manager.organization,
+        TemperatureLog: log,
+        Excursion: log.excursions.get(),
         type(event): event,
     }
     by_kwarg = {
