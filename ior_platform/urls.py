@@ -2,19 +2,23 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from shipments import views as shipment_views
+from shipments import views_overview
 
 urlpatterns = [
-    path("", shipment_views.home, name="home"),
+    path("", views_overview.dashboard, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("shipments/", include("shipments.urls")),
     path("dossiers/", include("documents.dossier_urls")),
     path("documents/", include("documents.urls")),
     path("notifications/", include("parties.urls")),
+    path("reviews/", include("documents.review_urls")),
+    path("", include("compliance.urls")),
     path("api/", include("ior_platform.api_urls")),
     path("admin/", admin.site.urls),
 ]
 
 handler500 = "ior_platform.core.api.errors.server_error"
 handler404 = "ior_platform.core.api.errors.page_not_found"
+handler403 = "ior_platform.core.api.errors.permission_denied"

@@ -80,6 +80,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "parties.context_processors.unread_count",
+                "shipments.context_processors.drafting",
             ],
         },
     },
@@ -277,3 +278,8 @@ LOGGING = {
         "fontTools": {"level": "WARNING"},
     },
 }
+
+# Cold chain: the activation energy of the mean kinetic temperature (kJ/mol; USP <1079.2> uses 83.144), and the
+# largest logger export accepted (two years of readings a minute is some 30 to 60 MB).
+COLD_CHAIN_MKT_DELTA_H = float(os.environ.get("COLD_CHAIN_MKT_DELTA_H", "83.144"))
+COLD_CHAIN_LOG_MAX_BYTES = int(os.environ.get("COLD_CHAIN_LOG_MAX_BYTES", str(80 * 1024 * 1024)))

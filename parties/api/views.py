@@ -6,7 +6,6 @@ import json
 import django_filters
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Q
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
@@ -17,7 +16,6 @@ from rest_framework.response import Response
 from ior_platform.core.api.idempotency import idempotency_finish
 from ior_platform.core.api.viewsets import IntegrationAPIView, IntegrationMixin, TenantReadOnlyViewSet
 from ior_platform.core.errors import NotPermitted
-from ior_platform.core.tenancy import visible_shipments
 from parties.api.serializers import (
     ApiCallSerializer,
     ApiKeyIssueInputSerializer,
@@ -36,6 +34,7 @@ from parties.api_keys import api_key_issue, api_key_revoke
 from parties.choices import PartyRole
 from parties.models import ApiCall, ApiKey, EmailMode, Notification, NotificationPreference, Organization
 from parties.notifications import mark_read, preference_set
+from parties.selectors import notification_list
 
 # Organizations
 
@@ -173,14 +172,6 @@ class NotificationFilter(django_filters.FilterSet):
         fields = ["unread"]
 
 
-def inbox(user):
-    # A notification about a shipment the user can no longer see (a revoked CRO authorisation) drops out, as on
-    # the inbox page.
-    return Notification.objects.filter(recipient=user).filter(
-        Q(shipment__isnull=True) | Q(shipment__in=visible_shipments(user).values("pk"))
-    )
-
-
 @extend_schema_view(
     list=extend_schema(
         summary="Your inbox",
@@ -207,7 +198,7 @@ class NotificationViewSet(IntegrationMixin, mixins.ListModelMixin, mixins.Retrie
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Notification.objects.none()
-        return inbox(self.request.user).select_related("shipment")
+        return notification_list(user=self.request.user).select_related("shipment")
 
     @extend_schema(
         summary="Mark one notification read",

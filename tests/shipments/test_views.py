@@ -5,7 +5,6 @@ from django.urls import reverse
 
 from shipments.choices import ShipmentStatus as S
 from shipments.models import Shipment
-from tests.conftest import force_status
 from tests.factories import DEMO_PASSWORD
 
 
@@ -26,26 +25,6 @@ def test_sign_in_page_and_wrong_password(client, world):
     assert b"Please enter a correct username and password" in wrong.content
     right = client.post(reverse("login"), {"username": "alice", "password": DEMO_PASSWORD})
     assert right.status_code == 302
-
-
-def test_home_lists_visible_shipments_in_constant_queries(client, world, django_assert_max_num_queries):
-    for _ in range(30):
-        world.shipment(items=2)
-    client.force_login(world.alice)
-    with django_assert_max_num_queries(10):
-        response = client.get(reverse("home"))
-    assert response.status_code == 200
-    assert response.content.decode().count('href="/shipments/SHP-T-') == 30
-
-
-def test_home_filters_by_status(client, world):
-    cancelled = force_status(world.shipment(), S.CANCELLED)
-    draft = world.shipment()
-    client.force_login(world.alice)
-    body = client.get(reverse("home"), {"status": "cancelled"}).content.decode()
-    assert cancelled.reference in body
-    assert draft.reference not in body
-    assert client.get(reverse("home"), {"status": "bogus", "trial": "x"}).status_code == 200
 
 
 def test_detail_shows_actions_with_reasons(client, world, django_assert_max_num_queries):

@@ -62,7 +62,8 @@ def exception_handler(exc, context):
 
 
 def server_error(request, *args, **kwargs):
-    """500 for the whole site: the JSON error shape under /api/, the site's page elsewhere."""
+    """500 for the whole site: the JSON error shape under /api/, the site's page elsewhere. 500.html is rendered
+    without a request (the failure may lie in the database or a context processor), so it stands alone."""
     from django.http import JsonResponse
     from django.views import defaults
 
@@ -72,10 +73,23 @@ def server_error(request, *args, **kwargs):
 
 
 def page_not_found(request, exception, *args, **kwargs):
-    """404 for the whole site: an unknown URL under /api/ answers in the API's JSON error shape too."""
+    """404 for the whole site: an unknown URL under /api/ answers in the API's JSON error shape too. The page never
+    shows the exception's text: a missing object and another tenant's must read the same."""
     from django.http import JsonResponse
     from django.views import defaults
 
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Not found."}, status=404)
     return defaults.page_not_found(request, exception, *args, **kwargs)
+
+
+def permission_denied(request, exception, *args, **kwargs):
+    """403 for the whole site, for a PermissionDenied raised outside DRF (which answers its own): JSON under /api/,
+    the site's page with the reason elsewhere."""
+    from django.http import JsonResponse
+    from django.views import defaults
+
+    if request.path.startswith("/api/"):
+        detail = str(exception) or "You may not do this."
+        return JsonResponse({"detail": detail, "reasons": [detail]}, status=403)
+    return defaults.permission_denied(request, exception, *args, **kwargs)

@@ -1,7 +1,7 @@
 """Small pieces every page shows the same way: a moment in the reader's time zone with the zone named, and a
 status as a coloured badge."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from django import template
 from django.utils import timezone
@@ -49,6 +49,8 @@ def when(value: datetime | None, style: str = "long") -> str:
         return "—"
     if not isinstance(value, datetime):
         return value.strftime("%-d %b %Y") if isinstance(value, date) else str(value)
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)  # stored times are UTC; a naive one is taken as such
     zone = timezone.get_current_timezone()
     local = timezone.localtime(value, zone)
     text = f"{local:%-d %b %Y %H:%M} {local.tzname()}"
