@@ -505,3 +505,21 @@ def test_approval_blocked_by_the_guards_is_explained_in_the_modal(client, world,
     assert "2 required documents not approved: Export declaration (export), Import permit / licence (import)." in body
     assert Shipment.objects.get(pk=in_review.pk).status == S.DOSSIER_REVIEW
     assert not ElectronicSignature.objects.exists()
+
+
+def test_a_decision_refreshes_the_signature_forms_meanings(client, world, in_review):
+    """The modal is rendered with the page: approving the last document must enable "Approved" in it, out of band."""
+    client.force_login(world.rita)
+    versions = [document.versions.latest("pk") for document in in_review.documents.all()]
+    for version in versions:
+        response = client.post(
+            reverse("reviews:decide", args=[version.pk]),
+            {"decision": "approved", "comment": ""},
+            HTTP_HX_REQUEST="true",
+        )
+    body = response.content.decode()
+    assert 'id="signature-form"' in body
+    assert 'hx-swap-oob="outerHTML"' in body
+    assert re.search(r'id="meaning-approved"[^>]*>', body) and " disabled" not in re.search(
+        r'<input[^>]*id="meaning-approved"[^>]*>', body
+    ).group(0)
