@@ -263,26 +263,15 @@ def _risks(shipment, today: date, documents: list[Document], permits: dict, lice
         )
     permit = permits.get(shipment.lapsing_permit_id)
     if permit is not None:
-        tense = "expired" if permit.valid_until < today else "expires"
+        what = f"{permit.get_permit_type_display()} {permit.number} ({permit.authority})"
         risks.append(
-            Risk(
-                "permit_lapses",
-                "Permit runs out before shipping",
-                f"{permit.get_permit_type_display()} {permit.number} ({permit.authority}) {tense} on "
-                f"{permit.valid_until:%-d %b %Y}, before the planned ship date {shipment.planned_ship_date:%-d %b %Y}.",
-            )
+            _lapse("permit_lapses", "Permit runs out before shipping", what, permit.valid_until, shipment, today)
         )
     licence = licences.get(shipment.lapsing_licence_id)
     if licence is not None:
-        tense = "expired" if licence.valid_until < today else "expires"
+        what = f"Import licence {licence.number} ({licence.issuing_authority})"
         risks.append(
-            Risk(
-                "licence_lapses",
-                "IOR licence runs out before shipping",
-                f"Import licence {licence.number} ({licence.issuing_authority}) {tense} on "
-                f"{licence.valid_until:%-d %b %Y}, before the planned ship date "
-                f"{shipment.planned_ship_date:%-d %b %Y}.",
-            )
+            _lapse("licence_lapses", "IOR licence runs out before shipping", what, licence.valid_until, shipment, today)
         )
     return risks
 
@@ -491,3 +480,13 @@ def csv_rows(shipments: QuerySet[Shipment], *, zone, chunk_size: int = 2000):
             values["updated_at"].astimezone(zone).isoformat(timespec="seconds"),
         ]
         yield [csv_safe(cell) for cell in cells]
+
+
+def _lapse(kind: str, title: str, what: str, valid_until: date, shipment, today: date) -> Risk:
+    tense = "expired" if valid_until < today else "expires"
+    return Risk(
+        kind,
+        title,
+        f"{what} {tense} on {valid_until:%-d %b %Y}, "
+        f"before the planned ship date {shipment.planned_ship_date:%-d %b %Y}.",
+    )
