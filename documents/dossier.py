@@ -9,18 +9,19 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from compliance.models import CountryProfile
-from documents.choices import ArtifactStatus, DocumentStatus, SignatureMeaning
+from documents.choices import DOSSIER_SIGNATURE_MEANINGS, ArtifactStatus, DocumentStatus, SignatureMeaning
 from documents.manifest import dossier_manifest, manifest_sha256
 from documents.models import Document, DocumentVersion, DossierArtifact, ElectronicSignature, artifact_upload_path
 from ior_platform.core.audit import record_event, verify_chains
 from ior_platform.core.errors import ConflictError
 from ior_platform.core.models import AuditEvent
-from shipments.models import Shipment
+from shipments.coldchain.record import dossier_temperature
+from shipments.models import Shipment, TemperatureLog
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +101,17 @@ def dossier_context(shipment: Shipment, *, artifact: DossierArtifact | None = No
                     Prefetch("versions", queryset=DocumentVersion.objects.select_related("reviewed_by"))
                 ),
             ),
-            Prefetch("signatures", queryset=ElectronicSignature.objects.order_by("signed_at", "pk")),
+            # Only signatures over the dossier: a QA disposition signs the excursion record, which this manifest
+            # does not hold, so it would read as "changed after signing".
+            Prefetch(
+                "signatures",
+                queryset=ElectronicSignature.objects.filter(meaning__in=DOSSIER_SIGNATURE_MEANINGS).order_by(
+                    "signed_at", "pk"
+                ),
+            ),
         )
+        # The temperature section reads the logs only when there are any: no query more for a shipment without.
+        .annotate(has_temperature_logs=Exists(TemperatureLog.objects.filter(shipment=OuterRef("pk"))))
         .get(pk=shipment.pk)
     )
     manifest_hash = manifest_sha256(dossier_manifest(current))
@@ -143,6 +153,7 @@ def dossier_context(shipment: Shipment, *, artifact: DossierArtifact | None = No
         "trail": trail,
         "chain_checked": checked,
         "chain_broken": broken,
+        "temperature": dossier_temperature(current),
     }
 
 

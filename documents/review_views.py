@@ -22,7 +22,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from documents import uploads
-from documents.choices import DocumentStatus, SignatureMeaning
+from documents.choices import DOSSIER_SIGNATURE_MEANINGS, DocumentStatus, SignatureMeaning
 from documents.forms import SIGNING_MEANINGS, DossierSignatureForm, ReviewDecisionForm
 from documents.models import Document, DocumentVersion, ElectronicSignature
 from documents.services import OPEN_FOR_DOCUMENTS, DocumentTampered, document_review, document_version_open
@@ -146,7 +146,12 @@ def _review_queryset(user):
             "items",
             "ior__licences",
             Prefetch("documents", queryset=documents),
-            Prefetch("signatures", queryset=ElectronicSignature.objects.order_by("signed_at")),
+            Prefetch(
+                "signatures",
+                queryset=ElectronicSignature.objects.filter(meaning__in=DOSSIER_SIGNATURE_MEANINGS).order_by(
+                    "signed_at"
+                ),
+            ),
         )
     )
 

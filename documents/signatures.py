@@ -62,9 +62,12 @@ def signer_verify(*, actor, password: str) -> None:
         raise WrongPassword("the password is not correct; the dossier was not signed")
 
 
-def signature_create(*, actor, shipment, meaning: str, comment: str = "") -> ElectronicSignature:
-    """Sign the dossier as it is stored now. Call inside the transaction that makes the decision."""
-    manifest = normalised(dossier_manifest(shipment))
+def signature_create(
+    *, actor, shipment, meaning: str, comment: str = "", manifest: dict | None = None
+) -> ElectronicSignature:
+    """Sign the dossier as it is stored now, or `manifest` when the decision is about something else (sponsor QA's
+    disposition signs the excursion record). Call inside the transaction that makes the decision."""
+    manifest = normalised(dossier_manifest(shipment) if manifest is None else manifest)
     signature = ElectronicSignature.objects.create(
         shipment=shipment,
         signer=actor,

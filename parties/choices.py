@@ -16,6 +16,9 @@ class MemberRole(models.TextChoices):
     EDITOR = "editor", "Editor"
     REVIEWER = "reviewer", "Reviewer"
     MANAGER = "manager", "Manager"
+    # Good Distribution Practice gives the decision on goods after a temperature excursion to the owner's quality
+    # unit, not to whoever ships or manages them.
+    QA = "qa", "Quality assurance"
 
 
 class LicenceType(models.TextChoices):

@@ -608,6 +608,35 @@ def webhooks_emit_document_overdue(*, reminder_ids: Iterable[int]) -> list[int]:
     return _emit(WebhookEvent.DOCUMENT_OVERDUE, events)
 
 
+def _excursion_event(
+    shipment,
+    *,
+    excursion_id: int | str,
+    started_at,
+    ended_at=None,
+    min_celsius=None,
+    max_celsius=None,
+    allowed_min_celsius=None,
+    allowed_max_celsius=None,
+    **more,
+) -> _Event:
+    payload = {
+        "shipment": _shipment_data(shipment.pk, shipment.reference, shipment.status),
+        "excursion": {
+            "id": excursion_id,
+            "started_at": started_at,
+            "ended_at": ended_at,
+            "min_celsius": min_celsius,
+            "max_celsius": max_celsius,
+            "allowed_min_celsius": allowed_min_celsius,
+            "allowed_max_celsius": allowed_max_celsius,
+            **more,
+        },
+        "occurred_at": started_at,
+    }
+    return _Event(uuid.uuid5(EVENT_NAMESPACE, f"excursion:{shipment.pk}:{excursion_id}"), shipment.pk, payload)
+
+
 def webhooks_emit_excursion(
     *,
     shipment,
@@ -619,23 +648,46 @@ def webhooks_emit_excursion(
     allowed_min_celsius=None,
     allowed_max_celsius=None,
 ) -> list[int]:
-    """`shipment.excursion`: the shipment's temperature left its allowed range. For the cold-chain analysis to call
-    once per excursion it records, in its transaction; `excursion_id` makes a repeated call emit nothing new."""
-    payload = {
-        "shipment": _shipment_data(shipment.pk, shipment.reference, shipment.status),
-        "excursion": {
-            "id": excursion_id,
-            "started_at": started_at,
-            "ended_at": ended_at,
-            "min_celsius": min_celsius,
-            "max_celsius": max_celsius,
-            "allowed_min_celsius": allowed_min_celsius,
-            "allowed_max_celsius": allowed_max_celsius,
-        },
-        "occurred_at": started_at,
-    }
-    item = _Event(uuid.uuid5(EVENT_NAMESPACE, f"excursion:{shipment.pk}:{excursion_id}"), shipment.pk, payload)
+    """`shipment.excursion`: the shipment's temperature left its allowed range. `excursion_id` makes a repeated
+    call emit nothing new."""
+    item = _excursion_event(
+        shipment,
+        excursion_id=excursion_id,
+        started_at=started_at,
+        ended_at=ended_at,
+        min_celsius=min_celsius,
+        max_celsius=max_celsius,
+        allowed_min_celsius=allowed_min_celsius,
+        allowed_max_celsius=allowed_max_celsius,
+    )
     return _emit(WebhookEvent.EXCURSION, [item])
+
+
+def webhooks_emit_excursions(*, shipment, excursions: Iterable) -> list[int]:
+    """`shipment.excursion` for each Excursion a logger import has just recorded (with its `log` in hand), in the
+    import's transaction: one pass however many there are. The excursion's peak is its `max_celsius` above the range
+    and its `min_celsius` below it; `direction`, `duration_minutes` and `quarantined` say the rest."""
+    excursions = list(excursions)
+    if not excursions or not _has_subscribers(WebhookEvent.EXCURSION):
+        return []
+    quarantined = shipment.quarantine_status == "quarantined"
+    events = [
+        _excursion_event(
+            shipment,
+            excursion_id=excursion.pk,
+            started_at=excursion.started_at,
+            ended_at=excursion.ended_at,
+            min_celsius=excursion.peak_temperature if excursion.direction == "below" else None,
+            max_celsius=excursion.peak_temperature if excursion.direction == "above" else None,
+            allowed_min_celsius=excursion.log.range_low,
+            allowed_max_celsius=excursion.log.range_high,
+            direction=excursion.direction,
+            duration_minutes=round(excursion.duration_minutes, 2),
+            quarantined=quarantined,
+        )
+        for excursion in excursions
+    ]
+    return _emit(WebhookEvent.EXCURSION, events)
 
 
 # --- Delivering -----------------------------------------------------------------------------------------------

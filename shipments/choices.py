@@ -77,3 +77,29 @@ class LoggerLayout(models.TextChoices):
 
     CSV = "csv", "Delimited text with a header row"
     TOA5 = "toa5", "Campbell Scientific TOA5"
+
+
+class QuarantineStatus(models.TextChoices):
+    """Where the goods stand after the temperature excursions of their shipment: held until the sponsor's quality
+    assurance decides, then released, rejected or to be destroyed."""
+
+    NONE = "none", "Not in quarantine"
+    QUARANTINED = "quarantined", "In quarantine: awaiting sponsor QA"
+    RELEASED = "released", "Released by sponsor QA"
+    REJECTED = "rejected", "Rejected by sponsor QA"
+    DESTRUCTION_ORDERED = "destruction_ordered", "Destruction ordered by sponsor QA"
+
+
+class DispositionDecision(models.TextChoices):
+    """What sponsor QA decides about goods in quarantine after a temperature excursion."""
+
+    RELEASE = "release", "Release: the goods may be delivered and used"
+    REJECT = "reject", "Reject: the goods go back to origin"
+    DESTROY = "destroy", "Destroy: the goods are destroyed where they are"
+
+
+DISPOSITION_OUTCOMES = {
+    DispositionDecision.RELEASE: QuarantineStatus.RELEASED,
+    DispositionDecision.REJECT: QuarantineStatus.REJECTED,
+    DispositionDecision.DESTROY: QuarantineStatus.DESTRUCTION_ORDERED,
+}

@@ -9,7 +9,23 @@ from compliance.permits import permit_reasons, permit_validity_reasons
 from compliance.preflight import licence_reasons, screening_reasons
 from documents.choices import DocumentStatus
 from ior_platform.core.codes import country_name
-from shipments.choices import RouteKind, ShipmentStatus
+from shipments.choices import QuarantineStatus, RouteKind, ShipmentStatus
+
+Q = QuarantineStatus
+S = ShipmentStatus
+# Goods customs has released can no longer be held and then returned or destroyed; after sponsor QA rejected them
+# following a temperature excursion they may still go back (a rejection) or be destroyed (either decision).
+AFTER_CLEARANCE = frozenset({S.CLEARED, S.OUT_FOR_DELIVERY})
+COLD_CHAIN_EXITS = {
+    "return_to_origin": frozenset({Q.REJECTED}),
+    "destroy": frozenset({Q.REJECTED, Q.DESTRUCTION_ORDERED}),
+}
+QUARANTINE_REASONS = {
+    Q.QUARANTINED: "goods are in quarantine after a temperature excursion: a sponsor QA disposition is required",
+    Q.REJECTED: "sponsor QA rejected the goods after a temperature excursion: return them to origin instead",
+    Q.DESTRUCTION_ORDERED: "sponsor QA ordered the goods destroyed after a temperature excursion: record their "
+    "destruction instead",
+}
 
 
 def _item_expiry_reasons(shipment) -> list[str]:
@@ -108,6 +124,31 @@ def _clear(shipment) -> list[str]:
     return []
 
 
+def _deliver(shipment) -> list[str]:
+    reason = QUARANTINE_REASONS.get(shipment.quarantine_status)
+    return [reason] if reason else []
+
+
+def cold_chain_exit_open(shipment, name: str) -> bool:
+    """Whether `name` (return to origin, destroy) is open from a state after customs clearance: only for goods that
+    sponsor QA decided may not be delivered. From any other state the lifecycle alone decides."""
+    if shipment.status not in AFTER_CLEARANCE or name not in COLD_CHAIN_EXITS:
+        return True
+    return shipment.quarantine_status in COLD_CHAIN_EXITS[name]
+
+
+def _cold_chain_exit(name: str, wording: str):
+    def check(shipment) -> list[str]:
+        if cold_chain_exit_open(shipment, name):
+            return []
+        return [
+            f"goods cleared through customs are {wording} only after sponsor QA so decided following a temperature "
+            "excursion"
+        ]
+
+    return check
+
+
 GUARDS = {
     "submit": _submit,
     "submit_dossier": _submit_dossier,
@@ -115,6 +156,9 @@ GUARDS = {
     "clear_export": _clear_export,
     "dispatch": _dispatch,
     "clear": _clear,
+    "deliver": _deliver,
+    "return_to_origin": _cold_chain_exit("return_to_origin", "returned to origin"),
+    "destroy": _cold_chain_exit("destroy", "destroyed"),
 }
 
 

@@ -19,11 +19,13 @@ from ior_platform.core.codes import (
 )
 from ior_platform.core.tenancy import TenantQuerySet
 from shipments.choices import (
+    DispositionDecision,
     DutiesPayer,
     ExcursionDirection,
     Incoterm,
     LoggerLayout,
     QuantityUnit,
+    QuarantineStatus,
     RouteKind,
     ShipmentStatus,
     TrialPhase,
@@ -144,6 +146,7 @@ class ShipmentQuerySet(TenantQuerySet):
 
 
 CODE_FIELDS = ("origin_country", "destination_country", "currency")
+PLATFORM_SET_FIELDS = ("quarantine_status", "quarantined_at")
 
 
 class Shipment(ConcurrentTransitionMixin, models.Model):
@@ -204,8 +207,8 @@ class Shipment(ConcurrentTransitionMixin, models.Model):
     excursion_budget_minutes = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="Minutes outside the range the goods may spend in total without an assessment; empty for the "
-        "temperature class's default.",
+        help_text="Minutes outside the range the product's stability data tolerate in total, which sponsor QA weighs "
+        "when deciding on goods after an excursion; empty for the temperature class's default.",
     )
     planned_ship_date = models.DateField()
     required_at_site_date = models.DateField(null=True, blank=True)
@@ -236,6 +239,20 @@ class Shipment(ConcurrentTransitionMixin, models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="created_shipments"
     )
     submitted_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the goods left: the pack-out's qualified duration counts from here."
+    )
+    pack_out_alerted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the IOR and the sponsor were alerted that the pack-out was running out during a customs hold.",
+    )
+    quarantine_status = models.CharField(
+        max_length=20, choices=QuarantineStatus.choices, default=QuarantineStatus.NONE, db_index=True
+    )
+    quarantined_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the goods last went into quarantine after a temperature excursion."
+    )
     dossier_submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -267,6 +284,14 @@ class Shipment(ConcurrentTransitionMixin, models.Model):
                 name="shipment_qualified_duration_positive",
             ),
             models.CheckConstraint(condition=Q(status__in=S.values), name="shipment_status_valid"),
+            models.CheckConstraint(
+                condition=Q(quarantine_status__in=QuarantineStatus.values), name="shipment_quarantine_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(quarantine_status=QuarantineStatus.NONE, quarantined_at__isnull=True)
+                | (~Q(quarantine_status=QuarantineStatus.NONE) & Q(quarantined_at__isnull=False)),
+                name="shipment_quarantine_has_start",
+            ),
             valid_country_constraint("origin_country", model="shipment"),
             valid_country_constraint("destination_country", model="shipment"),
             valid_currency_constraint("currency", model="shipment"),
@@ -293,8 +318,9 @@ class Shipment(ConcurrentTransitionMixin, models.Model):
 
     def validate_constraints(self, exclude=None):
         # The code fields' own validators have checked them against ISO 3166 and 4217 already; validating their
-        # check constraints again is a query each carrying hundreds of codes. The database still enforces them.
-        super().validate_constraints(exclude={*(exclude or ()), *CODE_FIELDS})
+        # check constraints again is a query each carrying hundreds of codes. The quarantine is the cold-chain
+        # services' to set, never a form's. The database still enforces all of them.
+        super().validate_constraints(exclude={*(exclude or ()), *CODE_FIELDS, *PLATFORM_SET_FIELDS})
 
     def clean(self) -> None:
         errors = {}
@@ -402,7 +428,7 @@ class Shipment(ConcurrentTransitionMixin, models.Model):
         permission=may_fire("dispatch"),
     )
     def dispatch(self):
-        pass
+        self.dispatched_at = timezone.now()
 
     @transition(field=status, source=S.IN_TRANSIT, target=S.CUSTOMS_CLEARANCE, permission=may_fire("arrive"))
     def arrive(self):
@@ -430,15 +456,35 @@ class Shipment(ConcurrentTransitionMixin, models.Model):
     def out_for_delivery(self):
         pass
 
-    @transition(field=status, source=S.OUT_FOR_DELIVERY, target=S.DELIVERED, permission=may_fire("deliver"))
+    @transition(
+        field=status,
+        source=S.OUT_FOR_DELIVERY,
+        target=S.DELIVERED,
+        conditions=[guard("deliver")],
+        permission=may_fire("deliver"),
+    )
     def deliver(self):
         pass
 
-    @transition(field=status, source=S.CUSTOMS_HOLD, target=S.RETURNED, permission=may_fire("return_to_origin"))
+    # From a customs hold as DOMAIN.md draws it; once cleared, only for goods sponsor QA rejected after a temperature
+    # excursion (guards.COLD_CHAIN_EXITS), which could otherwise go nowhere.
+    @transition(
+        field=status,
+        source=[S.CUSTOMS_HOLD, S.CLEARED, S.OUT_FOR_DELIVERY],
+        target=S.RETURNED,
+        conditions=[guard("return_to_origin")],
+        permission=may_fire("return_to_origin"),
+    )
     def return_to_origin(self):
         pass
 
-    @transition(field=status, source=S.CUSTOMS_HOLD, target=S.DESTROYED, permission=may_fire("destroy"))
+    @transition(
+        field=status,
+        source=[S.CUSTOMS_HOLD, S.CLEARED, S.OUT_FOR_DELIVERY],
+        target=S.DESTROYED,
+        conditions=[guard("destroy")],
+        permission=may_fire("destroy"),
+    )
     def destroy(self):
         pass
 
@@ -637,3 +683,39 @@ class Excursion(models.Model):
     def clean(self) -> None:
         if self.log_id and self.shipment_id and self.log.shipment_id != self.shipment_id:
             raise ValidationError({"log": "The log belongs to another shipment."})
+
+
+class ColdChainDisposition(models.Model):
+    """Sponsor QA's signed decision on goods held in quarantine after a temperature excursion: release them for
+    delivery and use, reject them (back to origin) or have them destroyed. One per quarantine; never changed."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="cold_chain_dispositions")
+    decision = models.CharField(max_length=10, choices=DispositionDecision.choices)
+    reason = models.TextField()
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(default=timezone.now)
+    quarantined_at = models.DateTimeField(help_text="When the quarantine this decision ends began.")
+    excursion_count = models.PositiveIntegerField(help_text="Excursions of the shipment on record when deciding.")
+    minutes_out_of_range = models.FloatField(help_text="The shipment's time out of range when deciding.")
+    signature = models.OneToOneField(
+        "documents.ElectronicSignature", on_delete=models.PROTECT, related_name="cold_chain_disposition"
+    )
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = ("shipment", "shipment__")
+
+    class Meta:
+        ordering = ["shipment", "decided_at", "id"]
+        constraints = [
+            # Two QA users deciding at once: the second finds the quarantine already decided.
+            models.UniqueConstraint(
+                fields=["shipment", "quarantined_at"], name="coldchaindisposition_once_per_quarantine"
+            ),
+            models.CheckConstraint(
+                condition=Q(decision__in=DispositionDecision.values), name="coldchaindisposition_decision_valid"
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="coldchaindisposition_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shipment}: {self.get_decision_display()} ({self.decided_at:%Y-%m-%d %H:%M} UTC)"

@@ -34,7 +34,12 @@ ACTION_ACTORS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     # Whoever holds the goods or answers for them may file a logger's record: the sponsor (who packed them), the
     # courier (who carried them), the site (who read the logger on arrival) and the importer of record.
     "upload_temperature_log": (frozenset({P.SPONSOR, P.COURIER, P.CONSIGNEE, P.IOR}), STAFF_ROLES),
+    # The goods' owner answers for their quality: its own quality unit decides, not a CRO acting for it.
+    "record_disposition": (frozenset({P.SPONSOR}), frozenset({R.QA})),
 }
+# Actions only the sponsor's own users may take, never a CRO it authorised.
+SPONSOR_ITSELF = frozenset({"record_disposition"})
+ROLE_PLURALS = {R.QA: "quality assurance staff"}
 
 TRANSITION_VERBS = {
     "submit": "submit",
@@ -57,6 +62,7 @@ TRANSITION_VERBS = {
     "review_document": "review documents of",
     "recheck_compliance": "re-check the requirements of",
     "upload_temperature_log": "upload temperature logs of",
+    "record_disposition": "record the cold-chain disposition of",
 }
 
 
@@ -104,8 +110,13 @@ def refusal(shipment, user, action: str) -> str | None:
     parties, roles = TRANSITION_ACTORS.get(action) or ACTION_ACTORS[action]
     if not (user and user.is_authenticated and user.is_active):
         return "sign in first"
-    if parties_of(shipment, user) & parties and user.has_member_role(*roles):
+    parts = parties_of(shipment, user)
+    if action in SPONSOR_ITSELF and user.organization_id != shipment.sponsor_id:
+        parts.discard(P.SPONSOR)
+    if parts & parties and user.has_member_role(*roles):
         return None
     who = " or ".join(sorted(P(p).label.lower() for p in parties))
-    role_names = " or ".join(sorted(R(r).label.lower() + "s" for r in roles))
+    if action in SPONSOR_ITSELF:
+        who += " itself (not a CRO acting for it)"
+    role_names = " or ".join(sorted(ROLE_PLURALS.get(r, R(r).label.lower() + "s") for r in roles))
     return f"only {role_names} of the shipment's {who} may {TRANSITION_VERBS[action]} this shipment"

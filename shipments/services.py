@@ -22,7 +22,7 @@ from ior_platform.core.tenancy import PARTY_FIELDS, acting_sponsor_ids
 from parties.models import Organization
 from parties.screening import screening_blockers
 from shipments.choices import ShipmentStatus
-from shipments.guards import blockers
+from shipments.guards import blockers, cold_chain_exit_open
 from shipments.models import DATA_FIELDS, Shipment, ShipmentItem, Trial
 from shipments.rules import TRANSITION_VERBS, refusal
 from shipments.tasks import notify_shipment_event
@@ -213,11 +213,14 @@ SYSTEM_TRANSITIONS = {"reopen_review"}
 
 
 def transitions_from(shipment: Shipment) -> list[str]:
-    """Names of the transitions people may fire from the shipment's current state, guards not yet evaluated."""
+    """Names of the transitions people may fire from the shipment's current state, guards not yet evaluated. A way
+    out that only a cold-chain disposition opens is offered only once it is open."""
     return [
         t.name
         for t in shipment.get_all_status_transitions()
-        if t.source in (shipment.status, "*") and t.name not in SYSTEM_TRANSITIONS
+        if t.source in (shipment.status, "*")
+        and t.name not in SYSTEM_TRANSITIONS
+        and cold_chain_exit_open(shipment, t.name)
     ]
 
 

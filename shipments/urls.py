@@ -1,6 +1,6 @@
 from django.urls import path
 
-from shipments import views, views_overview
+from shipments import views, views_coldchain, views_overview
 
 app_name = "shipments"
 
@@ -11,6 +11,16 @@ urlpatterns = [
     path("new/preflight/", views.shipment_preflight, name="preflight"),
     path("<str:reference>/edit/", views.shipment_edit, name="edit"),
     path("<str:reference>/actions/", views.shipment_actions, name="actions"),
+    path(
+        "<str:reference>/temperature-logs/",
+        views_coldchain.temperature_log_upload,
+        name="temperature_log_upload",
+    ),
+    path(
+        "<str:reference>/cold-chain/disposition/",
+        views_coldchain.coldchain_disposition,
+        name="coldchain_disposition",
+    ),
     path("<str:reference>/", views.shipment_detail, name="detail"),
     path("<str:reference>/transitions/<str:name>/", views.shipment_transition, name="transition"),
     path("<str:reference>/record.json", views.shipment_record, name="record"),

@@ -34,6 +34,7 @@ from shipments.forms import (
 )
 from shipments.models import Shipment, ShipmentItem, Trial
 from shipments.rules import refusal
+from shipments.views_coldchain import cold_chain_context
 
 S = ShipmentStatus
 AUDIT_TRAIL_LIMIT = 300
@@ -196,9 +197,11 @@ def _plain(value) -> str:
 
 def _field_label(name: str) -> str:
     try:
-        return str(Shipment._meta.get_field(name).verbose_name).capitalize()
+        field = Shipment._meta.get_field(name)
     except FieldDoesNotExist:
-        return name.replace("_", " ").capitalize()
+        field = None
+    # A reverse relation ("excursions" of a cold-chain event) has no verbose name.
+    return str(getattr(field, "verbose_name", None) or name.replace("_", " ")).capitalize()
 
 
 def audit_rows(events) -> list[AuditRow]:
@@ -280,6 +283,7 @@ def shipment_detail(request, reference: str):
             "audit_limit": AUDIT_TRAIL_LIMIT,
             "artifacts": list(shipment.dossier_artifacts.all()[:5]),
             "signatures": list(shipment.signatures.all()),
+            **cold_chain_context(request, shipment),
         },
     )
 

@@ -190,3 +190,35 @@ def temperature_log_for(shipment, *, uploaded_by=None, serial: str = "LOGGER-1",
         peak_temperature=spike_to,
     )
     return log
+
+
+def cold_chain_disposition_for(shipment, *, decided_by, decision: str = "release", reason: str = "MKT within limits"):
+    """A signed sponsor QA disposition of `shipment`'s goods, made without the service (for tests that need the rows,
+    not the decision): the shipment is left in the state the decision leads to."""
+    from documents.signatures import signature_create
+    from shipments.choices import DISPOSITION_OUTCOMES
+    from shipments.coldchain.services import DISPOSITION_MEANINGS
+    from shipments.models import ColdChainDisposition
+
+    quarantined_at = shipment.quarantined_at or timezone.now()
+    signature = signature_create(
+        actor=decided_by,
+        shipment=shipment,
+        meaning=DISPOSITION_MEANINGS[decision],
+        comment=reason,
+        manifest={"shipment": shipment.reference, "decision": decision, "reason": reason},
+    )
+    disposition = ColdChainDisposition.objects.create(
+        shipment=shipment,
+        decision=decision,
+        reason=reason,
+        decided_by=decided_by,
+        quarantined_at=quarantined_at,
+        excursion_count=shipment.excursions.count(),
+        minutes_out_of_range=20.0,
+        signature=signature,
+    )
+    Shipment.objects.filter(pk=shipment.pk).update(
+        quarantine_status=DISPOSITION_OUTCOMES[decision], quarantined_at=quarantined_at
+    )
+    return disposition

@@ -23,7 +23,13 @@ from parties.screening import organization_screen
 from shipments import selectors, services
 from shipments.models import Shipment
 from tests.conftest import pdf_file
-from tests.factories import ShipmentFactory, SiteFactory, UserFactory, temperature_log_for
+from tests.factories import (
+    ShipmentFactory,
+    SiteFactory,
+    UserFactory,
+    cold_chain_disposition_for,
+    temperature_log_for,
+)
 
 TENANT_MODELS = [m for m in apps.get_models() if hasattr(m, "tenancy")]
 
@@ -67,6 +73,8 @@ def a_shipment(world, requirements, brazil_permit):
         endpoint=endpoint, event_id=uuid.uuid4(), event="shipment.status_changed", payload={"reference": "x"}
     )
     temperature_log_for(shipment, uploaded_by=world.sam)
+    quality = UserFactory(username="quinn", organization=world.sponsor_a, roles=["qa"])
+    cold_chain_disposition_for(shipment, decided_by=quality)
     return shipment
 
 

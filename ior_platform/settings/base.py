@@ -54,6 +54,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "ior_platform.core.request_id.RequestIdMiddleware",
+    "ior_platform.core.metrics.MetricsMiddleware",
+    "ior_platform.core.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -174,6 +177,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "documents.tasks.render_dossier": {"queue": "pdf"},
     "shipments.tasks.notify_shipment_event": {"queue": "notifications"},
+    "shipments.tasks.notify_cold_chain_event": {"queue": "notifications"},
     "documents.tasks.deliver_document_reminders": {"queue": "notifications"},
     "parties.notifications.email_notification": {"queue": "notifications"},
     "parties.notifications.send_notification_digests": {"queue": "notifications"},
@@ -203,6 +207,10 @@ CELERY_BEAT_SCHEDULE = {
     "send-notification-digests": {
         "task": "parties.notifications.send_notification_digests",
         "schedule": 60 * 60,
+    },
+    "alert-pack-out-margin": {
+        "task": "shipments.tasks.alert_pack_out_margin",
+        "schedule": 15 * 60,
     },
 }
 
@@ -265,11 +273,24 @@ DEADLINE_ESCALATION_DAYS = int(os.environ.get("DEADLINE_ESCALATION_DAYS", "3"))
 
 DOCUMENT_UPLOAD_MAX_BYTES = int(os.environ.get("DOCUMENT_UPLOAD_MAX_BYTES", str(25 * 1024 * 1024)))
 
+# Every line carries the request id (ior_platform/core/request_id.py). LOG_FORMAT=json writes one JSON object a
+# line for a log shipper (the production default); plain text elsewhere, for people.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request": {"()": "ior_platform.core.request_id.RequestContextFilter"}},
+    "formatters": {
+        "plain": {"()": "ior_platform.core.request_id.plain_formatter"},
+        "json": {"()": "ior_platform.core.request_id.json_formatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # WeasyPrint logs every layout step at INFO; only its warnings matter to an operator.
     "loggers": {
@@ -283,3 +304,10 @@ LOGGING = {
 # largest logger export accepted (two years of readings a minute is some 30 to 60 MB).
 COLD_CHAIN_MKT_DELTA_H = float(os.environ.get("COLD_CHAIN_MKT_DELTA_H", "83.144"))
 COLD_CHAIN_LOG_MAX_BYTES = int(os.environ.get("COLD_CHAIN_LOG_MAX_BYTES", str(80 * 1024 * 1024)))
+# A shipment in customs hold whose pack-out has less than this many hours left alerts its IOR and sponsor, once.
+COLD_CHAIN_PACK_OUT_MARGIN_HOURS = float(os.environ.get("COLD_CHAIN_PACK_OUT_MARGIN_HOURS", "24"))
+
+# /readyz gives each of its checks (database, Redis, broker) this many seconds. /metrics wants
+# `Authorization: Bearer <METRICS_TOKEN>`; without a token it is open under DEBUG and absent (404) otherwise.
+READYZ_TIMEOUT = float(os.environ.get("READYZ_TIMEOUT", "2"))
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

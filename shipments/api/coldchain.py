@@ -1,5 +1,6 @@
-"""The cold-chain API: uploading a logger's export to a shipment, reading its logs and excursions, and where the
-shipment stands against its temperature range.
+"""The cold-chain API: uploading a logger's export to a shipment, reading its logs and excursions, where the
+shipment stands against its temperature range (with its quarantine and pack-out clock), and sponsor QA's signed
+disposition of goods in quarantine.
 
 Collections hang under their shipment (`/shipments/{shipment_pk}/temperature-logs/`, `.../excursions/`,
 `.../cold-chain/`); each log and excursion is then addressed by its own id (`/temperature-logs/{id}/`,
@@ -9,22 +10,30 @@ excursion is a 404 like a missing one. Who may upload, and when, is the service'
 from django.db.models import Count, Prefetch
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from documents.api.serializers import person_name
+from documents.signatures import WrongPassword
 from ior_platform.core.api.errors import PreconditionFailed
 from ior_platform.core.api.pagination import CappedCursorPagination
 from ior_platform.core.api.schema import ErrorSerializer
-from ior_platform.core.api.serializers import StrictInputSerializer, named_choice_field
+from ior_platform.core.api.serializers import StrictInputSerializer, named_choice_field, named_choice_field_class
 from ior_platform.core.api.viewsets import IntegrationAPIView, TenantViewSet, if_match_holds
-from shipments.choices import ExcursionDirection, LoggerLayout
-from shipments.coldchain.selectors import cold_chain_summary
-from shipments.coldchain.services import temperature_log_import
-from shipments.models import Excursion, Shipment, TemperatureLog
+from shipments.choices import DispositionDecision, ExcursionDirection, LoggerLayout, QuarantineStatus
+from shipments.coldchain.selectors import cold_chain_quarantine, cold_chain_summary, pack_out_time_left
+from shipments.coldchain.services import REASON_MAX_LENGTH, coldchain_disposition_record, temperature_log_import
+from shipments.models import ColdChainDisposition, Excursion, Shipment, TemperatureLog
 
 TAG = "cold chain"
 SHIPMENT_PK = OpenApiParameter(
@@ -179,6 +188,106 @@ class ColdChainSummarySerializer(serializers.Serializer):
     budget_left_minutes = serializers.FloatField()
 
 
+DispositionDecisionField = named_choice_field_class("DispositionDecisionEnum", DispositionDecision.choices)
+
+
+class DispositionInputSerializer(StrictInputSerializer):
+    decision = DispositionDecisionField(
+        help_text="`release`: the goods may be delivered and used; `reject`: they go back to origin; `destroy`: they "
+        "are destroyed where they are.",
+    )
+    reason = serializers.CharField(
+        max_length=REASON_MAX_LENGTH, help_text="Why: the assessment behind the decision, printed with the signature."
+    )
+    password = serializers.CharField(
+        max_length=256,
+        trim_whitespace=False,
+        write_only=True,
+        help_text="Your own sign-in password, re-entered: it is your electronic signature. Three wrong ones in 15 "
+        "minutes lock signing for a while.",
+    )
+
+
+class DispositionSignatureSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    meaning = serializers.CharField(source="get_meaning_display", help_text="What the signature means, in words.")
+    signer_name = serializers.CharField()
+    signer_organization = serializers.CharField()
+    signed_at = serializers.DateTimeField()
+    manifest_sha256 = serializers.CharField(
+        help_text="SHA-256 of what was signed: the shipment's logs and excursions, the decision and its reason."
+    )
+
+
+class ColdChainDispositionSerializer(serializers.ModelSerializer):
+    decision = DispositionDecisionField()
+    decided_by = serializers.SerializerMethodField(help_text="The QA signer's name.")
+    signature = DispositionSignatureSerializer()
+
+    class Meta:
+        model = ColdChainDisposition
+        fields = [
+            "id",
+            "shipment",
+            "decision",
+            "reason",
+            "decided_by",
+            "decided_at",
+            "quarantined_at",
+            "excursion_count",
+            "minutes_out_of_range",
+            "signature",
+        ]
+        read_only_fields = fields
+
+    def get_decided_by(self, disposition) -> str | None:
+        return person_name(disposition.decided_by)
+
+
+class QuarantineSerializer(serializers.Serializer):
+    status = named_choice_field("QuarantineStatusEnum", QuarantineStatus.choices)
+    label = serializers.CharField()
+    quarantined_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the goods last went into quarantine; null if they never did."
+    )
+    blocks_delivery = serializers.BooleanField(
+        help_text="Delivery cannot be confirmed: a disposition is awaited, or the goods were rejected or are to be "
+        "destroyed."
+    )
+    disposition = ColdChainDispositionSerializer(allow_null=True, help_text="Sponsor QA's latest decision, if any.")
+
+
+class PackOutClockSerializer(serializers.Serializer):
+    dispatched_at = serializers.DateTimeField()
+    qualified_duration_hours = serializers.IntegerField()
+    expires_at = serializers.DateTimeField(help_text="Dispatch plus the qualified duration.")
+    hours_left = serializers.FloatField(help_text="Negative once the pack-out has run out.")
+    margin_hours = serializers.SerializerMethodField(help_text="Below this, a customs hold alerts the IOR and sponsor.")
+    below_margin = serializers.BooleanField()
+    expired = serializers.BooleanField()
+    in_customs_hold = serializers.BooleanField()
+    alerted_at = serializers.DateTimeField(allow_null=True, help_text="When the margin alert went out, if it did.")
+
+    def get_margin_hours(self, clock) -> float:
+        return clock.margin.total_seconds() / 3600
+
+
+class ColdChainStatusSerializer(ColdChainSummarySerializer):
+    quarantine = serializers.SerializerMethodField()
+    pack_out = serializers.SerializerMethodField(
+        help_text="The pack-out clock while the goods are on their way (dispatched, not yet delivered); else null."
+    )
+
+    @extend_schema_field(QuarantineSerializer)
+    def get_quarantine(self, summary) -> dict:
+        return QuarantineSerializer(self.context["quarantine"]).data
+
+    @extend_schema_field(PackOutClockSerializer(allow_null=True))
+    def get_pack_out(self, summary) -> dict | None:
+        clock = self.context["pack_out"]
+        return PackOutClockSerializer(clock).data if clock is not None else None
+
+
 # --- examples -------------------------------------------------------------------------------------------------------
 
 EXCURSION_EXAMPLE = {
@@ -243,6 +352,46 @@ SUMMARY_EXAMPLE = {
     "minutes_out_of_range": 20.0,
     "budget_exceeded": False,
     "budget_left_minutes": 10.0,
+}
+DISPOSITION_EXAMPLE = {
+    "id": 7,
+    "shipment": 1204,
+    "decision": "release",
+    "reason": "20 min at 9.0 °C is within the stability data (up to 25 °C for 48 h); MKT 5.1 °C.",
+    "decided_by": "Quinn Quality",
+    "decided_at": "2026-03-05T10:02:11Z",
+    "quarantined_at": "2026-03-05T08:12:40Z",
+    "excursion_count": 1,
+    "minutes_out_of_range": 20.0,
+    "signature": {
+        "id": 19,
+        "meaning": "Released after a temperature excursion",
+        "signer_name": "Quinn Quality",
+        "signer_organization": "Sponsor A Pharma",
+        "signed_at": "2026-03-05T10:02:11Z",
+        "manifest_sha256": "9d5e3f0a7c1b2e4d6f8a0b1c3d5e7f9a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e",
+    },
+}
+STATUS_EXAMPLE = {
+    **SUMMARY_EXAMPLE,
+    "quarantine": {
+        "status": "released",
+        "label": "Released by sponsor QA",
+        "quarantined_at": "2026-03-05T08:12:40Z",
+        "blocks_delivery": False,
+        "disposition": DISPOSITION_EXAMPLE,
+    },
+    "pack_out": {
+        "dispatched_at": "2026-03-03T06:00:00Z",
+        "qualified_duration_hours": 96,
+        "expires_at": "2026-03-07T06:00:00Z",
+        "hours_left": 43.95,
+        "margin_hours": 24.0,
+        "below_margin": False,
+        "expired": False,
+        "in_customs_hold": True,
+        "alerted_at": None,
+    },
 }
 
 
@@ -420,13 +569,90 @@ class ShipmentColdChainView(IntegrationAPIView):
     @extend_schema(
         summary="Where a shipment stands against its temperature range",
         description="The range of its temperature class, its pack-out's qualified duration and excursion budget "
-        "(its own figures or the class's defaults), and the time out of range over all its logs against the budget.",
+        "(its own figures or the class's defaults), the time out of range over all its logs against the budget, "
+        "whether the goods are in quarantine after an excursion (and sponsor QA's latest disposition), and, while "
+        "they are on their way, the time left on the pack-out.",
         tags=[TAG],
         parameters=[SHIPMENT_PK],
-        responses={200: ColdChainSummarySerializer},
-        examples=[OpenApiExample("Within budget", value=SUMMARY_EXAMPLE, response_only=True)],
+        responses={200: ColdChainStatusSerializer},
+        examples=[OpenApiExample("Released, then held at customs", value=STATUS_EXAMPLE, response_only=True)],
     )
     def get(self, request, shipment_pk=None):
         shipment = _shipment_or_404(request.user, shipment_pk)
-        summary = cold_chain_summary(shipment=shipment)
-        return Response(ColdChainSummarySerializer(summary).data)
+        context = {
+            "request": request,
+            "quarantine": cold_chain_quarantine(shipment=shipment),
+            "pack_out": pack_out_time_left(shipment),
+        }
+        return Response(ColdChainStatusSerializer(cold_chain_summary(shipment=shipment), context=context).data)
+
+
+class ShipmentColdChainDispositionView(IntegrationAPIView):
+    @extend_schema(
+        summary="Record sponsor QA's disposition of goods in quarantine",
+        description="After a temperature excursion the goods are in quarantine and delivery cannot be confirmed. "
+        "Quality assurance staff of the shipment's sponsor itself (not a CRO acting for it) decide: `release` (the "
+        "goods may be delivered), `reject` (they go back to origin) or `destroy`, with a reason, signing "
+        "electronically by re-entering their password over the shipment's logs and excursions. A wrong password "
+        "answers 400 and records nothing but the failed attempt; 403 for anyone else or while signing is locked; "
+        "409 when no quarantine awaits a decision. `If-Match` takes the shipment's ETag.",
+        tags=[TAG],
+        parameters=[SHIPMENT_PK],
+        request=DispositionInputSerializer,
+        responses={
+            201: OpenApiResponse(
+                ColdChainDispositionSerializer,
+                "The signed disposition; `Location` is the shipment's cold-chain status.",
+                [OpenApiExample("Released", value=DISPOSITION_EXAMPLE, response_only=True)],
+            ),
+            400: _error(
+                "Invalid input, or the password is not yours.",
+                {
+                    "detail": "Invalid input.",
+                    "errors": {"password": ["the password is not correct; the disposition was not recorded"]},
+                },
+            ),
+            403: _error(
+                "Not quality assurance staff of the shipment's sponsor, or signing is locked.",
+                {
+                    "detail": "only quality assurance staff of the shipment's sponsor itself (not a CRO acting for "
+                    "it) may record the cold-chain disposition of this shipment",
+                    "reasons": ["only quality assurance staff of the shipment's sponsor itself …"],
+                },
+            ),
+            409: _error(
+                "No goods in quarantine awaiting a decision.",
+                {
+                    "detail": "SHP-2603-4F2A1C has no goods in quarantine awaiting a disposition; they are not in "
+                    "quarantine",
+                    "reasons": ["SHP-2603-4F2A1C has no goods in quarantine awaiting a disposition; …"],
+                },
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Release",
+                value={
+                    "decision": "release",
+                    "reason": "20 min at 9.0 °C is within the stability data; MKT 5.1 °C.",
+                    "password": "your password",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request, shipment_pk=None):
+        shipment = _shipment_or_404(request.user, shipment_pk)
+        given = DispositionInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        if not if_match_holds(request, shipment):
+            raise PreconditionFailed()
+        try:
+            disposition = coldchain_disposition_record(actor=request.user, shipment=shipment, **given.validated_data)
+        except WrongPassword as exc:
+            # A mistyped password is bad input to correct, not a lack of rights.
+            raise serializers.ValidationError({"password": exc.reasons}) from None
+        disposition = ColdChainDisposition.objects.select_related("decided_by", "signature").get(pk=disposition.pk)
+        location = reverse("v1:shipment-cold-chain", args=[shipment.pk], request=request)
+        body = ColdChainDispositionSerializer(disposition, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})

@@ -2,6 +2,7 @@ from django.urls import re_path
 
 from shipments.api.coldchain import (
     ExcursionViewSet,
+    ShipmentColdChainDispositionView,
     ShipmentColdChainView,
     ShipmentExcursionViewSet,
     ShipmentTemperatureLogViewSet,
@@ -14,6 +15,11 @@ SHIPMENT = r"shipments/(?P<shipment_pk>[^/.]+)"
 
 urlpatterns = [
     re_path(rf"^{SHIPMENT}/cold-chain/$", ShipmentColdChainView.as_view(), name="shipment-cold-chain"),
+    re_path(
+        rf"^{SHIPMENT}/cold-chain/disposition/$",
+        ShipmentColdChainDispositionView.as_view(),
+        name="shipment-cold-chain-disposition",
+    ),
 ]
 
 

@@ -528,10 +528,11 @@ def _ids(rows: list[dict], *fields: str) -> set[int]:
     for row in rows:
         for field in fields:
             value = row.get(field)
-            if isinstance(value, int) and not isinstance(value, bool):
+            if isinstance(value, str) and value.isdigit():
+                value = int(value)
+            # Only what a primary key can hold: a larger number is no row, and the database would refuse the query.
+            if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
                 found.add(value)
-            elif isinstance(value, str) and value.isdigit():
-                found.add(int(value))
     return found
 
 

@@ -1,25 +1,34 @@
-"""Importing a logger's export against a shipment, and what follows from the excursions it shows.
+"""Importing a logger's export against a shipment, what follows from the excursions it shows, and sponsor QA's
+decision on the goods.
 
 `temperature_log_import` is the one way in for the pages, the API and `manage.py import_temperature_log`: it checks
 who may upload and when, reads and analyses the file before taking any lock, then stores the log, its readings and
 its excursions, writes the audit event and calls `excursions_detected`, all in one transaction. A file that cannot
-be read stores nothing."""
+be read stores nothing.
+
+`excursions_detected` puts the goods in quarantine: delivery is refused (shipments.guards) until
+`coldchain_disposition_record` stores sponsor QA's signed release, rejection or order to destroy them."""
 
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
+from documents.choices import SignatureMeaning
+from documents.signatures import WrongPassword, signature_create, signer_verify
 from documents.uploads import display_name
 from ior_platform.core.audit import record_event
 from ior_platform.core.errors import ConflictError, NotPermitted, TransitionRefused
-from shipments.choices import ShipmentStatus
+from parties.webhooks import webhooks_emit_excursions
+from shipments.choices import DISPOSITION_OUTCOMES, DispositionDecision, QuarantineStatus, ShipmentStatus
 from shipments.coldchain.analysis import Analysis, analyse
 from shipments.coldchain.parsing import LogFormatError, ParsedLog, parse_logger_file
 from shipments.coldchain.selectors import cold_chain_summary
-from shipments.models import Excursion, Shipment, TemperatureLog, TemperatureSeries
+from shipments.models import ColdChainDisposition, Excursion, Shipment, TemperatureLog, TemperatureSeries
 from shipments.rules import refusal
+from shipments.tasks import notify_cold_chain_event
 
 S = ShipmentStatus
 # A logger is started at pack-out, after approval; its record is filed on the way or once the goods are in.
@@ -38,6 +47,16 @@ OPEN_FOR_TEMPERATURE_LOGS = frozenset(
     }
 )
 EXCURSION_BATCH = 1000
+Q = QuarantineStatus
+# A new excursion re-opens a quarantine after a release (new data, new decision), but not once the goods were
+# rejected or are to be destroyed: that decision stands, and a destroyed consignment holds nothing to decide on.
+QUARANTINE_OPENS_FROM = frozenset({Q.NONE, Q.RELEASED})
+DISPOSITION_MEANINGS = {
+    DispositionDecision.RELEASE: SignatureMeaning.COLD_CHAIN_RELEASE,
+    DispositionDecision.REJECT: SignatureMeaning.COLD_CHAIN_REJECT,
+    DispositionDecision.DESTROY: SignatureMeaning.COLD_CHAIN_DESTROY,
+}
+REASON_MAX_LENGTH = 2000
 
 
 def time_zone(name: str | tzinfo | None) -> tzinfo:
@@ -156,23 +175,174 @@ def excursions_detected(shipment: Shipment, excursions: list[Excursion], *, acto
     """What an excursion sets off. Called by temperature_log_import inside its transaction, with the shipment's row
     locked and the excursions saved, once per imported log that has any.
 
-    For now it records them on the shipment's audit trail with the shipment's running total against its budget.
-    This is where quarantine (refusing delivery until a signed disposition) belongs, in the same transaction, and
-    the notification of the sponsor and the consignee, dispatched with delay_on_commit."""
+    Every excursion puts the goods in quarantine, whatever the budget: Good Distribution Practice has each one
+    reported and the goods held until someone accountable has assessed it, and the budget is what that assessment
+    weighs, not a licence to skip it. One audit event records the excursions, the shipment's running total against
+    its budget and the quarantine; webhooks are written in this transaction and the sponsor, the consignee and the
+    IOR are notified after it commits, so a rolled-back import tells nobody anything."""
     summary = cold_chain_summary(shipment=shipment)
-    record_event(
+    changes = {
+        "logger_serial": [None, excursions[0].log.logger_serial],
+        "excursions": [None, [_describe(e) for e in excursions[:50]]],
+        "excursion_count": [None, len(excursions)],
+        "shipment_minutes_out_of_range": [None, round(summary.minutes_out_of_range, 2)],
+        "excursion_budget_minutes": [None, summary.excursion_budget_minutes],
+        "budget_exceeded": [None, summary.budget_exceeded],
+    }
+    reason = ""
+    if shipment.quarantine_status in QUARANTINE_OPENS_FROM and shipment.status != ShipmentStatus.DESTROYED:
+        now = timezone.now()
+        changes["quarantine_status"] = [shipment.quarantine_status, Q.QUARANTINED]
+        changes["quarantined_at"] = [shipment.quarantined_at, now]
+        shipment.quarantine_status, shipment.quarantined_at = Q.QUARANTINED, now
+        Shipment.objects.filter(pk=shipment.pk).update(
+            quarantine_status=Q.QUARANTINED, quarantined_at=now, updated_at=now
+        )
+        reason = "goods in quarantine until sponsor QA records a disposition"
+    event = record_event(
         actor=actor,
         action="temperature_log.excursions_detected",
         target=excursions[0].log,
-        changes={
-            "excursions": [None, [_describe(e) for e in excursions[:50]]],
-            "excursion_count": [None, len(excursions)],
-            "shipment_minutes_out_of_range": [None, round(summary.minutes_out_of_range, 2)],
-            "excursion_budget_minutes": [None, summary.excursion_budget_minutes],
-            "budget_exceeded": [None, summary.budget_exceeded],
-        },
+        changes=changes,
+        reason=reason,
         shipment=shipment,
     )
+    webhooks_emit_excursions(shipment=shipment, excursions=excursions)
+    notify_cold_chain_event.delay_on_commit(event.pk)
+
+
+def disposition_manifest(shipment: Shipment, *, decision: str, reason: str, summary=None) -> dict:
+    """What sponsor QA signs: the shipment's range and budget, every log (by its file's hash) and every excursion on
+    record, the time out of range, and the decision with its reason. Built from the database, in the deciding
+    transaction."""
+    summary = summary or cold_chain_summary(shipment=shipment)
+    logs = TemperatureLog.objects.filter(shipment=shipment).order_by("first_reading_at", "id")
+    excursions = Excursion.objects.filter(shipment=shipment).order_by("started_at", "id")
+    return {
+        "shipment": {
+            "reference": shipment.reference,
+            "temperature_class": shipment.temperature_class,
+            "temperature_range": str(shipment.temperature_range),
+            "excursion_budget_minutes": summary.excursion_budget_minutes,
+        },
+        "quarantined_at": shipment.quarantined_at,
+        "logs": [
+            {"id": log.pk, "logger_serial": log.logger_serial, "sha256": log.sha256, "readings": log.reading_count}
+            for log in logs.only("id", "logger_serial", "sha256", "reading_count")
+        ],
+        "excursions": [
+            {
+                "id": e.pk,
+                "log": e.log_id,
+                "direction": e.direction,
+                "started_at": e.started_at,
+                "ended_at": e.ended_at,
+                "minutes": round(e.duration_minutes, 2),
+                "peak": e.peak_temperature,
+            }
+            for e in excursions
+        ],
+        "minutes_out_of_range": round(summary.minutes_out_of_range, 2),
+        "decision": decision,
+        "reason": reason,
+    }
+
+
+def _disposition_refusal(actor, shipment: Shipment) -> None:
+    denied = refusal(shipment, actor, "record_disposition")
+    if denied:
+        raise NotPermitted(denied)
+    if shipment.quarantine_status != Q.QUARANTINED:
+        raise TransitionRefused(
+            f"{shipment.reference} has no goods in quarantine awaiting a disposition; they are "
+            f"{shipment.get_quarantine_status_display().lower()}"
+        )
+
+
+def coldchain_disposition_record(
+    *, actor, shipment: Shipment, decision: str, reason: str, password: str
+) -> ColdChainDisposition:
+    """Sponsor QA decides on goods in quarantine after a temperature excursion: release them (delivery may then be
+    confirmed), reject them (they go back to origin) or have them destroyed, with a reason and an electronic
+    signature (the password re-entered) over the excursion record.
+
+    Raises Shipment.DoesNotExist for a shipment the actor may not see, ValidationError on the inputs, NotPermitted
+    for anyone but QA staff of the sponsor itself (and for a wrong password, as WrongPassword, or a signing lock-out),
+    TransitionRefused when no quarantine awaits a decision (also when another QA user decided meanwhile)."""
+    reason = (reason or "").strip()
+    errors = {}
+    if decision not in DispositionDecision.values:
+        errors["decision"] = f"Choose one of {', '.join(DispositionDecision.values)}."
+    if not reason:
+        errors["reason"] = "Say why: the reason is printed with your signature."
+    elif len(reason) > REASON_MAX_LENGTH:
+        errors["reason"] = f"At most {REASON_MAX_LENGTH} characters."
+    if errors:
+        raise ValidationError(errors)
+    try:
+        visible = Shipment.objects.for_user(actor).get(pk=shipment.pk)
+    except Shipment.DoesNotExist:
+        raise Shipment.DoesNotExist(f"No shipment {shipment.reference}") from None
+    _disposition_refusal(actor, visible)
+    # Checked before the deciding transaction, so a wrong password counts towards the lock-out although nothing
+    # else is recorded.
+    try:
+        signer_verify(actor=actor, password=password)
+    except WrongPassword:
+        raise WrongPassword("the password is not correct; the disposition was not recorded") from None
+    try:
+        with transaction.atomic():
+            locked = Shipment.objects.for_user(actor).select_for_update().get(pk=shipment.pk)
+            _disposition_refusal(actor, locked)
+            return _record(actor, locked, decision, reason)
+    except IntegrityError:
+        # Only the unique (shipment, quarantine) constraint can fail here: another decision won the race.
+        raise TransitionRefused(f"the goods of {shipment.reference} were decided on meanwhile; reload") from None
+
+
+def _record(actor, shipment: Shipment, decision: str, reason: str) -> ColdChainDisposition:
+    summary = cold_chain_summary(shipment=shipment)
+    signature = signature_create(
+        actor=actor,
+        shipment=shipment,
+        meaning=DISPOSITION_MEANINGS[decision],
+        comment=reason,
+        manifest=disposition_manifest(shipment, decision=decision, reason=reason, summary=summary),
+    )
+    disposition = ColdChainDisposition.objects.create(
+        shipment=shipment,
+        decision=decision,
+        reason=reason,
+        decided_by=actor,
+        decided_at=signature.signed_at,
+        quarantined_at=shipment.quarantined_at,
+        excursion_count=summary.excursion_count,
+        minutes_out_of_range=summary.minutes_out_of_range,
+        signature=signature,
+    )
+    before = shipment.quarantine_status
+    shipment.quarantine_status = DISPOSITION_OUTCOMES[decision]
+    shipment.updated_at = timezone.now()
+    Shipment.objects.filter(pk=shipment.pk).update(
+        quarantine_status=shipment.quarantine_status, updated_at=shipment.updated_at
+    )
+    event = record_event(
+        actor=actor,
+        action="cold_chain.disposition_recorded",
+        target=disposition,
+        changes={
+            "decision": [None, decision],
+            "quarantine_status": [before, shipment.quarantine_status],
+            "excursion_count": [None, disposition.excursion_count],
+            "minutes_out_of_range": [None, round(disposition.minutes_out_of_range, 2)],
+            "signature": [None, signature.pk],
+            "manifest_sha256": [None, signature.manifest_sha256],
+        },
+        reason=reason,
+        shipment=shipment,
+    )
+    notify_cold_chain_event.delay_on_commit(event.pk)
+    return disposition
 
 
 def _describe(excursion: Excursion) -> dict:

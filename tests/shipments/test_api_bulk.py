@@ -53,3 +53,15 @@ def test_bulk_adds_no_queries_a_row_to_what_the_service_costs(world, api_as, rf)
 def test_bulk_creates_the_full_500_drafts_of_one_request(world, api_as):
     _, per_row = bulk_create(world, api_as, 500, bad_row=250)
     assert per_row < 40
+
+
+def test_ids_beyond_any_primary_key_are_a_row_error_not_a_crash(world, api_as):
+    rows = [draft_body(world, reference="HUGE-1"), draft_body(world, reference="HUGE-2")]
+    rows[0]["trial"] = 2**70
+    rows[1]["consignee"] = str(2**64)
+    response = api_as(world.carl).post(reverse("v1:shipments-bulk"), {"shipments": rows}, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["created"], body["failed"]) == (0, 2)
+    assert body["results"][0]["errors"].keys() == {"trial"}
+    assert body["results"][1]["errors"].keys() == {"consignee"}

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ior_platform.core.errors import DomainError
 from parties.models import User
+from shipments.choices import QuarantineStatus
 from shipments.coldchain.selectors import cold_chain_summary
 from shipments.coldchain.services import temperature_log_import
 from shipments.models import Shipment
@@ -85,6 +86,12 @@ class Command(BaseCommand):
             f"{summary.log_count} log{'s' if summary.log_count != 1 else ''}, budget "
             f"{summary.excursion_budget_minutes} min ({state})"
         )
+        shipment = Shipment.objects.get(pk=log.shipment_id)
+        if shipment.quarantine_status == QuarantineStatus.QUARANTINED:
+            write(
+                f"goods in quarantine since {shipment.quarantined_at:%Y-%m-%d %H:%M} UTC: delivery is refused until "
+                "sponsor QA records a disposition"
+            )
 
 
 def _serial_in(upload) -> str:
