@@ -18,3 +18,12 @@ accesslog = "-"
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = 200
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "*")
+
+
+def child_exit(server, worker):
+    # With PROMETHEUS_MULTIPROC_DIR set, /metrics sums the files every worker writes there
+    # (ior_platform/core/metrics.py); a dead worker's must stop counting as live.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

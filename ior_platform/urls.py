@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from ior_platform.core import health, metrics
 from shipments import views_overview
 
 urlpatterns = [
@@ -17,6 +18,9 @@ urlpatterns = [
     path("", include("compliance.urls")),
     path("api/", include("ior_platform.api_urls")),
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
 ]
 
 handler500 = "ior_platform.core.api.errors.server_error"

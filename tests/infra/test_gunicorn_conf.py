@@ -35,3 +35,16 @@ def test_the_timeout_outlasts_a_full_bulk_request_and_follows_the_environment(mo
 def test_the_image_and_the_compose_stack_run_gunicorn_with_it():
     assert '"gunicorn", "-c", "gunicorn.conf.py"' in (ROOT / "Dockerfile").read_text()
     assert "gunicorn -c gunicorn.conf.py ior_platform.wsgi" in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_a_dead_worker_stops_counting_in_multiprocess_metrics(monkeypatch, tmp_path):
+    live_gauge = tmp_path / "gauge_livesum_4242.db"
+    live_gauge.write_bytes(b"")
+    counter = tmp_path / "counter_4242.db"
+    counter.write_bytes(b"")
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    config["child_exit"](server=None, worker=type("Worker", (), {"pid": 4242})())
+    # Counters of a dead worker still count (they only ever grow); its live gauges must go.
+    assert not live_gauge.exists()
+    assert counter.exists()
