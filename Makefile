@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint fmt graph clean
+.PHONY: help venv run test lint fmt graph clean bench
 
 help:
 	@echo "make run    migrate, load the demo data, start web + Celery worker + beat (Ctrl-C stops all)"
@@ -15,6 +15,7 @@ help:
 	@echo "make lint   ruff check and ruff format --check"
 	@echo "make fmt    ruff format and ruff check --fix"
 	@echo "make graph  write the shipment lifecycle as Graphviz DOT (and PNG when graphviz is installed) to var/"
+	@echo "make bench  every benchmark under bench/ on PostgreSQL, one table (BENCH_ARGS=--full for full sizes)"
 	@echo "make clean  remove the virtual environment and caches (var/, with the local database, stays)"
 
 # Rebuilt whenever pyproject.toml changes, so a pulled dependency change is installed on the next command.
@@ -59,6 +60,11 @@ graph: $(VENV)/.installed
 	$(MANAGE) graph_transitions shipments.Shipment > var/lifecycle.dot
 	@if command -v dot >/dev/null 2>&1; then dot -Tpng var/lifecycle.dot -o var/lifecycle.png && echo "var/lifecycle.png"; \
 	else echo "var/lifecycle.dot (install graphviz for a PNG)"; fi
+
+# DATABASE_URL names a PostgreSQL server; each benchmark makes and drops its own test_ database next to it.
+BENCH_ARGS ?=
+bench: $(VENV)/.installed
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/bench} $(PY) scripts/run_benchmarks.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info
