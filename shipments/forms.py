@@ -103,6 +103,13 @@ FIELDSETS = (
         ),
     ),
     (
+        "Cold chain",
+        (
+            ("qualified_duration_hours", "col-sm-6"),
+            ("excursion_budget_minutes", "col-sm-6"),
+        ),
+    ),
+    (
         "Dates, value and duties",
         (
             ("planned_ship_date", "col-sm-6"),

@@ -34,6 +34,7 @@ from parties.choices import LicenceType
 from parties.models import Licence
 from shipments.choices import RouteKind
 from shipments.choices import ShipmentStatus as S
+from shipments.coldchain.selectors import pack_out_time_left
 from shipments.models import Shipment, ShipmentItem
 
 # Before the goods leave, a lapsing permit or licence can still be renewed, so it is a risk worth showing.
@@ -240,9 +241,11 @@ def at_risk(shipments: QuerySet[Shipment], *, today: date, limit: int = AT_RISK_
 def _risks(shipment, today: date, documents: list[Document], permits: dict, licences: dict) -> list[Risk]:
     risks = []
     if shipment.status == S.CUSTOMS_HOLD:
-        risks.append(
-            Risk("customs_hold", "Held by customs", shipment.hold_reason or "No reason was recorded with the hold.")
-        )
+        detail = shipment.hold_reason or "No reason was recorded with the hold."
+        clock = pack_out_time_left(shipment)
+        if clock is not None:
+            detail += f" Pack-out: {clock.text}."
+        risks.append(Risk("customs_hold", "Held by customs", detail))
     if documents:
         names = "; ".join(
             f"{d.title or d.get_document_type_display()} ({d.get_side_display().lower()}), due "
@@ -281,11 +284,14 @@ def _risks(shipment, today: date, documents: list[Document], permits: dict, lice
 
 def upcoming_deliveries(shipments: QuerySet[Shipment], *, limit: int = UPCOMING_SHOWN) -> list[Shipment]:
     """Shipments on their way, the one needed at site soonest first (those without a date after, by ship date)."""
-    return list(
+    rows = list(
         shipments.filter(status__in=UNDER_WAY)
         .select_related("trial", "consignee")
         .order_by(F("required_at_site_date").asc(nulls_last=True), "planned_ship_date", "reference")[:limit]
     )
+    for shipment in rows:
+        shipment.pack_out = pack_out_time_left(shipment)  # from the row's own fields: no query
+    return rows
 
 
 @dataclass

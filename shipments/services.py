@@ -28,7 +28,10 @@ from shipments.rules import TRANSITION_VERBS, refusal
 from shipments.tasks import notify_shipment_event
 
 # What a client may set on a draft; status, route kind, sponsor and the audit fields are the platform's.
-DRAFT_FIELDS = ("site", *PARTY_FIELDS[1:], *DATA_FIELDS)
+# The pack-out's qualification and the excursion budget are set while drafting too, but are not in DATA_FIELDS: the
+# signed dossier manifest vouches for the shipment's customs data, and the cold-chain record is signed on its own.
+COLD_CHAIN_FIELDS = ("qualified_duration_hours", "excursion_budget_minutes")
+DRAFT_FIELDS = ("site", *PARTY_FIELDS[1:], *DATA_FIELDS, *COLD_CHAIN_FIELDS)
 ITEM_FIELDS = (
     "product_name",
     "category",

@@ -4,7 +4,6 @@ the cold-chain selectors and services; with htmx they answer the card (or the di
 page, re-rendered with the form's errors in place or redirected after success."""
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django import forms
 from django.contrib import messages
@@ -36,6 +35,7 @@ from shipments.coldchain.selectors import (
     QuarantineState,
     cold_chain_quarantine,
     cold_chain_summary,
+    duration_text,
     excursion_list,
     pack_out_time_left,
     temperature_log_list,
@@ -166,17 +166,6 @@ class ColdChainCard:
     @property
     def time_left(self) -> str:
         return duration_text(abs(self.clock.time_left)) if self.clock else ""
-
-
-def duration_text(span: timedelta) -> str:
-    minutes = int(span.total_seconds() // 60)
-    days, rest = divmod(minutes, 1440)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    return f"{minutes} min"
 
 
 def _charts(shipment: Shipment, logs: list[TemperatureLog], excursions: list[Excursion], user, tz) -> tuple:

@@ -134,6 +134,20 @@ class ShipmentDraftInputSerializer(StrictInputSerializer):
     currency = serializers.CharField(max_length=3, required=False, help_text="ISO 4217, e.g. EUR.")
     duties_estimated = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
     duties_payer = serializers.ChoiceField(choices=DutiesPayer.choices, required=False, allow_blank=True)
+    qualified_duration_hours = serializers.IntegerField(
+        min_value=1,
+        max_value=10_000,
+        required=False,
+        allow_null=True,
+        help_text="Hours the pack-out is qualified to hold its range; null for the temperature class's default.",
+    )
+    excursion_budget_minutes = serializers.IntegerField(
+        min_value=0,
+        max_value=100_000,
+        required=False,
+        allow_null=True,
+        help_text="Minutes out of range the product tolerates in total; null for the temperature class's default.",
+    )
 
 
 class ShipmentCreateInputSerializer(ShipmentDraftInputSerializer):

@@ -161,6 +161,23 @@ class PackOutClock:
     def below_margin(self) -> bool:
         return self.time_left <= self.margin
 
+    @property
+    def text(self) -> str:
+        """ "15 h 59 min left" or "ran out 2 h 05 min ago", for lists and pages."""
+        span = duration_text(abs(self.time_left))
+        return f"ran out {span} ago" if self.expired else f"{span} left"
+
+
+def duration_text(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min"
+
 
 def pack_out_time_left(shipment: Shipment, *, now: datetime | None = None) -> PackOutClock | None:
     """The pack-out clock of a shipment on its way (dispatched, not yet handed over), or None. Reads the shipment's

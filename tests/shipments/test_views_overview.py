@@ -3,6 +3,7 @@
 import csv
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -129,6 +130,21 @@ def test_empty_dashboard_for_a_trial_offers_all_trials(client, world):
     html = client.get(DASHBOARD, {"trial": other.pk}).content.decode()
     assert "No shipments in SPA-303 yet" in html
     assert "Show all trials" in html
+
+
+def test_dashboard_shows_the_pack_out_time_left_of_goods_on_their_way(client, world):
+    held = force_status(world.shipment(temperature_class="refrigerated"), S.CUSTOMS_HOLD)
+    moving = force_status(world.shipment(temperature_class="refrigerated"), S.IN_TRANSIT)
+    now = timezone.now()
+    Shipment.objects.filter(pk=held.pk).update(dispatched_at=now - timedelta(hours=80, minutes=1))
+    Shipment.objects.filter(pk=moving.pk).update(dispatched_at=now - timedelta(hours=200))
+    client.force_login(world.alice)
+    body = client.get(reverse("home")).content.decode()
+    # 96 h qualified for 2–8 °C, dispatched 80 h ago: under the 24 h margin, shown in red; the other has run out.
+    assert re.search(r"Pack-out: 15 h 5\d min left\.", body)
+    cells = re.findall(r'<td class="([^"]*)" data-label="Pack-out" data-testid="pack-out">([^<]*)<', body)
+    assert any("text-danger" in css and re.fullmatch(r"15 h 5\d min left", text) for css, text in cells)
+    assert any(text.startswith("ran out 4 d") for _, text in cells)
 
 
 def _dashboard_queries(client, world, n: int) -> int:
