@@ -405,7 +405,8 @@ def test_a_redis_restart_loses_no_reminder(world, real_broker, private_redis, wo
     worker = workers.start(env=env, queues=f"{default_queue},{NOTIFICATIONS_QUEUE}", name=f"sweep-{uuid.uuid4().hex}")
 
     def sweep_result(task_id: str) -> str:
-        line = rf"Task {re.escape(SWEEP_TASK)}\[{task_id}\] succeeded in \S+: (.*)$"
+        # The worker's log lines end with the request id that sent the task, in brackets, after the result.
+        line = rf"Task {re.escape(SWEEP_TASK)}\[{task_id}\] succeeded in \S+: (\{{.*?\}})"
         return worker.wait_for(line, timeout=budget(60)).group(1)
 
     # The next tick, with a worker: the sweep works out from the database what is due today.
