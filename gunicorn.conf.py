@@ -3,6 +3,8 @@ Every value can be set from the environment."""
 
 import multiprocessing
 import os
+import shutil
+from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", str(multiprocessing.cpu_count() * 2 + 1)))
@@ -18,6 +20,24 @@ accesslog = "-"
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = 200
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "*")
+
+
+def on_starting(server):
+    # Files left by the previous run's workers would be summed into this run's counters and, their pids being
+    # reused, written into by new workers; prometheus_client wants the directory empty before the first worker.
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        wipe_directory(Path(directory))
+
+
+def wipe_directory(directory: Path) -> None:
+    """Empty the directory (made if missing) without removing it: it may be a volume's mount point."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for entry in directory.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def child_exit(server, worker):

@@ -2,14 +2,18 @@
 queue and the document reminders sent.
 
 Multi-process: gunicorn runs several workers and Celery a pool of children, each with its own counters. Set
-PROMETHEUS_MULTIPROC_DIR (an empty directory, wiped before the service starts, shared by web and worker when they
-run on one host or volume) in the environment of every process before it starts; prometheus_client then writes
-each process's counters to files there and /metrics sums them. gunicorn.conf.py's child_exit hook tells it when a
-worker dies. Without the variable each process counts on its own, which is right for `runserver` and tests.
+PROMETHEUS_MULTIPROC_DIR in the environment of every process of a service before it starts; prometheus_client then
+writes each process's counters to files named by pid there, and /metrics sums them. Each service needs a directory
+of its own, wiped when the service starts (gunicorn.conf.py's on_starting hook for web; the worker's command in
+docker-compose.yml): two containers have overlapping pids and would write into each other's files. /metrics also sums
+the directories listed in METRICS_SCRAPE_DIRS, so web reports the task counts of a worker whose directory it can
+read (a shared volume). gunicorn.conf.py's child_exit hook tells prometheus_client when a worker dies. Without
+PROMETHEUS_MULTIPROC_DIR each process counts on its own, which is right for `runserver` and tests.
 
 Queue depth and reminders are read at scrape time from Redis and the database, not counted: a counter would be
 right only in the process that incremented it, and only since it started."""
 
+import glob
 import hmac
 import logging
 import os
@@ -158,10 +162,33 @@ class _ProcessCollector:
         yield from REGISTRY.collect()
 
 
+class MultiProcessDirsCollector:
+    """The counters every process wrote to the multi-process directories, summed as one set of series. One collector
+    over all the files rather than one per directory: a series present in two directories must be added up, not
+    exposed twice."""
+
+    def __init__(self, directories: list[str]):
+        self.directories = directories
+
+    def files(self) -> list[str]:
+        return sorted({path for directory in self.directories for path in glob.glob(os.path.join(directory, "*.db"))})
+
+    def collect(self):
+        return multiprocess.MultiProcessCollector.merge(self.files(), accumulate=True)
+
+
+def multiprocess_dirs() -> list[str]:
+    own = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not own:
+        return []
+    return [own, *(d for d in settings.METRICS_SCRAPE_DIRS if os.path.realpath(d) != os.path.realpath(own))]
+
+
 def scrape_registry() -> CollectorRegistry:
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.MultiProcessCollector(registry)
+    directories = multiprocess_dirs()
+    if directories:
+        registry.register(MultiProcessDirsCollector(directories))
     else:
         registry.register(_ProcessCollector())
     registry.register(QueueDepthCollector())

@@ -161,4 +161,5 @@ def test_without_a_token_metrics_is_open_on_a_developer_machine(client, settings
 def test_multiprocess_mode_reads_the_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     registry = metrics.scrape_registry()
-    assert any(type(c).__name__ == "MultiProcessCollector" for c in registry._collector_to_names)
+    readers = [c for c in registry._collector_to_names if isinstance(c, metrics.MultiProcessDirsCollector)]
+    assert [reader.directories for reader in readers] == [[str(tmp_path)]]
