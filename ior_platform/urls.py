@@ -3,12 +3,18 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from ior_platform.core import health, metrics
+from ior_platform.core.mfa import VerifiedAdminSite
+from parties import mfa_views
 from shipments import views_overview
+
+# The admin refuses a session that has not given its second factor, whatever the middleware lets through.
+admin.site.__class__ = VerifiedAdminSite
 
 urlpatterns = [
     path("", views_overview.dashboard, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/mfa/", include("parties.mfa_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("shipments/", include("shipments.urls")),
     path("dossiers/", include("documents.dossier_urls")),
@@ -17,6 +23,7 @@ urlpatterns = [
     path("reviews/", include("documents.review_urls")),
     path("", include("compliance.urls")),
     path("api/", include("ior_platform.api_urls")),
+    path("admin/login/", mfa_views.admin_login),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

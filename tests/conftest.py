@@ -83,6 +83,51 @@ def _test_flush_lifts_the_audit_guard():
         yield
 
 
+def second_factor(user):
+    """The user's confirmed authenticator, made if missing, ready to accept the code of the current time step again
+    (django-otp accepts each step's code once; a test may sign the same person in twice within 30 seconds)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Test authenticator", confirmed=True)
+    TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1, throttling_failure_count=0)
+    device.refresh_from_db()
+    return device
+
+
+def current_code(device) -> str:
+    """What the authenticator app shows now for `device`."""
+    from django_otp.oath import totp
+
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift):06d}"
+
+
+# Two-factor sign-in stays enforced in the suite. force_login skips the sign-in form, so for whoever has or owes a
+# second factor it also gives one, as the verify page would: the session records a confirmed authenticator.
+# tests/core/test_mfa.py signs in through the form instead, where the second factor is asked for.
+@pytest.fixture(autouse=True, scope="session")
+def _force_login_gives_the_second_factor():
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from ior_platform.core.mfa import mfa_enabled, mfa_required
+
+    force_login = Client.force_login
+
+    def force_login_with_second_factor(client, user, backend=None):
+        force_login(client, user, backend)
+        fresh = type(user)._default_manager.get(pk=user.pk)
+        if mfa_required(fresh) or mfa_enabled(fresh):
+            session = client.session
+            session[DEVICE_ID_SESSION_KEY] = second_factor(fresh).persistent_id
+            session.save()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Client, "force_login", force_login_with_second_factor)
+        yield
+
+
 @dataclass
 class World:
     sponsor_a: object

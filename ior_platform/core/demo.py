@@ -10,13 +10,15 @@ Running it again creates nothing: reference data is looked up by natural key, an
 reference exists is skipped."""
 
 import zlib
+from base64 import b32decode
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -366,14 +368,71 @@ DEMO_LOGINS: tuple[DemoLogin, ...] = (
 
 LOGIN_PASSWORDS = {login.username: login.password for login in DEMO_LOGINS}
 
+# The demo's second factor, as public as DEMO_PASSWORD: the accounts whose role requires two-factor sign-in
+# (ior_platform/core/mfa.py) get an authenticator with this key, so any authenticator app, `oathtool --totp -b KEY`
+# or `manage.py demo_code` gives the code the verify page asks for. Only seed_demo ever uses it.
+DEMO_TOTP_SECRET = "DEMOTOTPIORPLATFORMSECRETNOTREAL"  # noqa: S105
+DEMO_TOTP_DEVICE = "Demo authenticator (published key)"
+
+
+def demo_totp_uri() -> str:
+    issuer = quote(settings.OTP_TOTP_ISSUER)
+    return f"otpauth://totp/{issuer}:demo?secret={DEMO_TOTP_SECRET}&issuer={issuer}&algorithm=SHA1&digits=6&period=30"
+
+
+def demo_totp_code(at: float | None = None) -> str:
+    from django_otp.oath import TOTP
+
+    otp = TOTP(b32decode(DEMO_TOTP_SECRET))
+    if at is not None:
+        otp.time = at
+    return f"{otp.token():06d}"
+
 
 def format_logins(logins: tuple[DemoLogin, ...] = DEMO_LOGINS) -> str:
-    rows = [("username", "organization", "role(s)", "password")]
-    rows += [(lg.username, lg.organization or "(platform staff)", lg.role_label, lg.password) for lg in logins]
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    with_code = set(
+        TOTPDevice.objects.filter(
+            name=DEMO_TOTP_DEVICE, confirmed=True, user__username__in=[lg.username for lg in logins]
+        ).values_list("user__username", flat=True)
+    )
+    rows = [("username", "organization", "role(s)", "password", "second factor")]
+    rows += [
+        (
+            lg.username,
+            lg.organization or "(platform staff)",
+            lg.role_label,
+            lg.password,
+            "demo code" if lg.username in with_code else "-",
+        )
+        for lg in logins
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
+    if with_code:
+        lines += [
+            "",
+            "Accounts with a demo code also ask, after the password, for the 6-digit code of the published demo key",
+            f"{DEMO_TOTP_SECRET}: `python manage.py demo_code`, `oathtool --totp -b {DEMO_TOTP_SECRET}`, or add",
+            f"{demo_totp_uri()} to an authenticator app.",
+        ]
     return "\n".join(lines)
+
+
+def _seed_second_factors(users: dict[str, User]) -> None:
+    """The published demo key for every demo account that must sign in with a second factor and has none yet (one
+    it set up itself is left alone). No backup codes: the key is public, so the code is always at hand."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from ior_platform.core.mfa import mfa_required
+
+    for user in users.values():
+        if mfa_required(user) and not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            TOTPDevice.objects.create(
+                user=user, name=DEMO_TOTP_DEVICE, key=b32decode(DEMO_TOTP_SECRET).hex(), confirmed=True
+            )
 
 
 # --- Trials ----------------------------------------------------------------------------------------
@@ -645,6 +704,7 @@ def seed_demo(*, stdout=None) -> dict[str, int]:
         with transaction.atomic():
             orgs = _seed_parties(today)
             users = _seed_users(orgs)
+            _seed_second_factors(users)
             sites = _seed_trials(orgs)
     except (ValidationError, DomainError, IntegrityError) as exc:
         raise DemoDataError(f"reference data: {_explain(exc)}") from exc

@@ -1,11 +1,14 @@
 """Settings shared by every environment. Everything that differs between machines comes from the environment."""
 
 import os
+from datetime import timedelta
 from email.utils import getaddresses
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from ior_platform.settings.storage import storages_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("IOR_VAR_DIR", BASE_DIR / "var"))
@@ -46,6 +49,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_fsm",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "ior_platform.core",
     "parties",
     "compliance",
@@ -55,6 +62,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "ior_platform.core.request_id.RequestIdMiddleware",
+    # Outside everything else, so that every response carries the headers, the health checks' and errors' too.
+    "ior_platform.core.security.SecurityHeadersMiddleware",
     "ior_platform.core.metrics.MetricsMiddleware",
     "ior_platform.core.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -63,10 +72,18 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # Before anything that serves a page: an unverified session of a user with (or owing) a second factor goes no
+    # further than the verify and setup pages (ior_platform/core/mfa.py).
+    "ior_platform.core.mfa.MfaRequiredMiddleware",
     "ior_platform.core.api.authentication.AuditChannelMiddleware",
     "ior_platform.core.middleware.UserTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After MessageMiddleware: it leaves the reason for the sign-out on the sign-in page.
+    "ior_platform.core.security.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged during authentication into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ior_platform.urls"
@@ -116,6 +133,44 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Sign-in lockout (django-axes). AxesStandaloneBackend refuses a locked-out attempt before any password is checked;
+# every authenticate() with a request counts: the sign-in page and the admin's. The e-signature's password
+# re-entry calls check_password, not authenticate(), and keeps its own stricter lock (documents/signatures.py);
+# API keys and API sessions never authenticate with a password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "100"))
+AXES_COOLOFF_TIME = timedelta(hours=float(os.environ.get("AXES_COOLOFF_HOURS", "1")))
+# Either parameter locks on its own: an account under guesses from many addresses (a botnet gets no more than
+# AXES_FAILURE_LIMIT guesses an hour against any one account), and an address guessing across many accounts
+# (password spraying). The price is that anyone can lock a known username for an hour; at 100 failures a real user
+# never trips it by mistake, and the lockout is an audit event of the account's organization. Username and address
+# together would let an attacker with many addresses guess without limit.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A locked-out attempt is neither checked nor counted, so the lock ends a fixed cool-off after it began however
+# often a locked account is tried; a success clears the failures counted against that account and address.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "ior_platform.core.security.AuditedAxesHandler"
+AXES_LOCKOUT_CALLABLE = "ior_platform.core.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "ior_platform.core.security.client_ip"
+# The number of reverse proxies in front of the web service that append to X-Forwarded-For (the load balancer,
+# nginx); 0 when clients connect directly. See ior_platform/core/security.py client_ip.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
+# Sessions: signed out after SESSION_IDLE_TIMEOUT_MINUTES without a request and after SESSION_MAX_AGE_HOURS in
+# all (ior_platform/core/security.py IdleTimeoutMiddleware); the cookie ends with the browser, for shared
+# workstations at clinical sites. login() gives the session a new key, so a key planted before sign-in is worthless.
+SESSION_IDLE_TIMEOUT_MINUTES = int(os.environ.get("SESSION_IDLE_TIMEOUT_MINUTES", "30"))
+SESSION_MAX_AGE_HOURS = int(os.environ.get("SESSION_MAX_AGE_HOURS", "12"))
+SESSION_COOKIE_AGE = SESSION_MAX_AGE_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Two-factor sign-in (ior_platform/core/mfa.py): the name authenticator apps file the account under. No slash or
+# colon: both have a meaning in the otpauth:// label.
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "IOR platform")
+
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -127,10 +182,8 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+# Document files on MEDIA_ROOT, or in an S3-compatible bucket with DOCUMENT_STORAGE=s3 (see settings/storage.py).
+STORAGES = storages_from_env(os.environ)
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
@@ -311,3 +364,6 @@ COLD_CHAIN_PACK_OUT_MARGIN_HOURS = float(os.environ.get("COLD_CHAIN_PACK_OUT_MAR
 # `Authorization: Bearer <METRICS_TOKEN>`; without a token it is open under DEBUG and absent (404) otherwise.
 READYZ_TIMEOUT = float(os.environ.get("READYZ_TIMEOUT", "2"))
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Further prometheus multi-process directories /metrics sums besides its own PROMETHEUS_MULTIPROC_DIR (comma-separated):
+# in docker-compose the worker's, on a volume web shares, so the task counts show (ior_platform/core/metrics.py).
+METRICS_SCRAPE_DIRS = env_list("METRICS_SCRAPE_DIRS")
