@@ -3,14 +3,12 @@
 Deadlines live in the database: each sweep looks at every open document and works out the one stage it has
 reached today, so a sweep missed (the beat down for a day) costs nothing and catching up sends only the most recent
 stage, never the ones skipped. The sweep is one set-based INSERT … SELECT of the (document, stage) reminders that
-do not exist yet (cut into id ranges run at once on PostgreSQL when the documents are many), under a unique key,
-with sweeps serialized by a lock, so two sweeps at once create each once. Delivery is separate and can run on
-several workers: unsent reminders are claimed chunk by chunk with a conditional UPDATE (SKIP LOCKED on PostgreSQL) and
-notified in the claiming transaction, so each is sent once; a chunk's notifications are written from value rows in
-a fixed number of queries."""
+do not exist yet, under a unique key, with sweeps serialized by a lock, so two sweeps at once create each once.
+Delivery is separate and can run on several workers: unsent reminders are claimed chunk by chunk with a conditional
+UPDATE (SKIP LOCKED on PostgreSQL) and notified in the claiming transaction, so each is sent once; a chunk's
+notifications are written from value rows in a fixed number of queries."""
 
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -82,77 +80,41 @@ def chase_document_deadlines(*, today: date | None = None, chunk_size: int = DEL
 
 # Two sweeps serialize on this PostgreSQL advisory lock (taken for the sweep's transaction), so the second one's
 # NOT EXISTS sees the first one's committed reminders. Cheaper than ON CONFLICT, whose speculative insertion measured
-# at over a third of a first sweep's time; the unique index stays as the guard.
+# at over a third of a first sweep's time; the unique index stays as the guard. (Cutting a large sweep into id
+# ranges inserted on parallel connections was measured too, on PostgreSQL 15: no faster, the parts contend for the
+# same table's and indexes' pages.)
 SWEEP_LOCK = 0x10C_DEAD
-# Below this span of document ids a sweep is one statement; above it, on PostgreSQL, the id range is cut into
-# DEADLINE_SWEEP_PARTS parts inserted at once on their own connections, because PostgreSQL runs an INSERT … SELECT
-# on one core and a first sweep over a large backlog is bound by writing its rows.
-PARALLEL_MIN_SPAN = 200_000
 
 
-def reminders_create_due(*, today: date | None = None, parts: int | None = None) -> int:
-    """The sweep: an INSERT … SELECT creates the reminder of the stage each open document has reached today, unless
-    that (document, stage) has one already; returns how many it created. Set-based, so its cost is the query over
-    the open documents, whatever their number. Two sweeps at once: the second waits for the first (SWEEP_LOCK on
-    PostgreSQL, the single writer on SQLite), then creates nothing. The reminders are created unsent; delivery
+def reminders_create_due(*, today: date | None = None) -> int:
+    """The sweep: one INSERT … SELECT creates the reminder of the stage each open document has reached today, unless
+    that (document, stage) has one already; returns how many it created. Set-based, so its cost is the one query
+    over the open documents, whatever their number. Two sweeps at once: the second waits for the first (SWEEP_LOCK
+    on PostgreSQL, the single writer on SQLite), then creates nothing. The reminders are created unsent; delivery
     claims them (reminders_deliver)."""
     today = today or timezone.localdate()
-    parts = max(1, parts or int(getattr(settings, "DEADLINE_SWEEP_PARTS", 2)))
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            return _insert_due(cursor, today)
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SWEEP_LOCK])
-        ranges = _id_ranges(cursor, parts)
-        if len(ranges) == 1:
-            return _insert_due(cursor, today)
-        # Each part commits on its own connection while this transaction holds the lock: a part that fails leaves
-        # the others' reminders, which are whole and correct, and the next sweep creates the rest.
-        with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
-            return sum(pool.map(lambda bounds: _insert_due_on_own_connection(today, bounds), ranges))
-
-
-def _id_ranges(cursor, parts: int) -> list[tuple[int, int] | None]:
-    """[None] (the whole table in one statement), or `parts` contiguous id ranges covering every document."""
-    table = connection.ops.quote_name(Document._meta.db_table)
-    cursor.execute(f"SELECT min(id), max(id) FROM {table}")  # noqa: S608 - an index's two ends
-    low, high = cursor.fetchone()
-    if parts == 1 or low is None or high - low < PARALLEL_MIN_SPAN:
-        return [None]
-    step = (high - low) // parts + 1
-    return [(start, min(start + step - 1, high)) for start in range(low, high + 1, step)]
-
-
-def _insert_due_on_own_connection(today: date, bounds: tuple[int, int]) -> int:
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            return _insert_due(cursor, today, bounds)
-    finally:
-        connection.close()  # this thread's own connection
-
-
-def _insert_due(cursor, today: date, bounds: tuple[int, int] | None = None) -> int:
-    documents = _open_documents(today)
-    if bounds is not None:
-        documents = documents.filter(id__gte=bounds[0], id__lte=bounds[1])
     wanted = (
-        documents.annotate(stage=_stage_case(today))
+        _open_documents(today)
+        .annotate(stage=_stage_case(today))
         .filter(stage__isnull=False)
         .order_by()
         .values_list("id", "due_date", "stage")
     )
     wanted_sql, params = wanted.query.sql_with_params()
     table = connection.ops.quote_name(DocumentReminder._meta.db_table)
-    if connection.vendor == "postgresql":
-        # Unsent reminders a server crash loses with the last commits are created again by the next sweep.
-        cursor.execute("SET LOCAL synchronous_commit TO OFF")
-    cursor.execute(
-        f"INSERT INTO {table} (document_id, due_date, stage, created_at) "  # noqa: S608
-        f"SELECT wanted.id, wanted.due_date, wanted.stage, %s FROM ({wanted_sql}) AS wanted "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS reminder "
-        "WHERE reminder.document_id = wanted.id AND reminder.stage = wanted.stage)",
-        [timezone.now(), *params],
-    )
-    return max(cursor.rowcount, 0)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SWEEP_LOCK])
+            # Unsent reminders a server crash loses with the last commits are created again by the next sweep.
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute(
+            f"INSERT INTO {table} (document_id, due_date, stage, created_at) "  # noqa: S608
+            f"SELECT wanted.id, wanted.due_date, wanted.stage, %s FROM ({wanted_sql}) AS wanted "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS reminder "
+            "WHERE reminder.document_id = wanted.id AND reminder.stage = wanted.stage)",
+            [timezone.now(), *params],
+        )
+        return max(cursor.rowcount, 0)
 
 
 def reminders_unsent() -> int:

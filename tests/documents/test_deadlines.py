@@ -1,7 +1,5 @@
-import itertools
 import smtplib
 import threading
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -13,7 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from documents import deadlines, tasks
+from documents import tasks
 from documents.choices import DocumentStatus
 from documents.deadlines import chase_document_deadlines, reminders_create_due, reminders_deliver, stage_reached
 from documents.models import Document, DocumentReminder
@@ -232,50 +230,6 @@ def test_two_sweeps_at_once_create_and_send_each_reminder_once(world):
     assert len(mail.outbox) == Notification.objects.count()
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_sweep_cut_into_id_ranges_creates_each_reminder_once_even_twice_at_once(world, monkeypatch):
-    monkeypatch.setattr(deadlines, "PARALLEL_MIN_SPAN", 0)  # cut even this small table into parts
-    shipments = [_open_shipment(world) for _ in range(3)]
-    kinds = ["import_permit", "test_licence", "no_objection_letter", "commercial_invoice", "packing_list"]
-    expected: dict[str, int] = {}
-    for index, (shipment, kind) in enumerate((s, k) for s in shipments for k in kinds):
-        due_in = index % 10 - 4  # -4 … 5: escalated, overdue, due, d1, d3 and d7
-        document = _document(shipment, due_in=due_in, document_type=kind)
-        stage = stage_reached(document.due_date, timezone.localdate())
-        expected[stage] = expected.get(stage, 0) + 1
-    span = Document.objects.order_by("id").values_list("id", flat=True)
-    with connection.cursor() as cursor:
-        ranges = deadlines._id_ranges(cursor, 4)
-    # The parts cover every document id exactly once.
-    assert len(ranges) == 4
-    assert ranges[0][0] == span.first() and ranges[-1][1] == span.last()
-    assert all(later[0] == earlier[1] + 1 for earlier, later in itertools.pairwise(ranges))
-
-    barrier = threading.Barrier(2)
-    created: list[int] = []
-    errors: list[BaseException] = []
-
-    def sweep():
-        try:
-            barrier.wait()
-            created.append(reminders_create_due(parts=4))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert errors == []
-    assert sorted(created) == [0, sum(expected.values())]
-    assert dict(Counter(DocumentReminder.objects.values_list("stage", flat=True))) == expected
-
-
 def _expected_message(document, stage) -> tuple[str, str]:
     """How the sweep worded a reminder when it built it from model instances, kept as the reference."""
     shipment = document.shipment
@@ -421,12 +375,12 @@ def test_a_chunk_costs_the_same_few_queries_however_many_reminders_it_holds(
         _document(shipment, due_in=index % 12 - 5, document_type=kind, side=side)
     Document.objects.filter(side="export").update(owed_by=world.eor, owed_by_role="eor")
 
-    # The sweep: one INSERT … SELECT in a savepoint, with on PostgreSQL its lock, the documents' id span (one
-    # statement below PARALLEL_MIN_SPAN) and its asynchronous commit (6). Per chunk:
+    # The sweep: one INSERT … SELECT in a savepoint, with on PostgreSQL its lock and its asynchronous commit (5).
+    # Per chunk:
     # savepoint and release, the asynchronous commit, the claim, the reminders' values, members, users, visibility,
     # the notifications and whether anyone subscribed to the document.overdue webhook (10); then one empty claim
     # ends delivery (4 with its savepoint).
-    with django_capture_on_commit_callbacks() as callbacks, django_assert_max_num_queries(6 + 10 + 4):
+    with django_capture_on_commit_callbacks() as callbacks, django_assert_max_num_queries(5 + 10 + 4):
         sent = chase_document_deadlines(chunk_size=100)
     assert sum(sent.values()) == documents
     assert len(callbacks) == 1
