@@ -1,6 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count
 from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ior_platform.core.admin import AuditedAdmin, CountryListFilter, ReadOnlyAdminMixin
 from parties.models import (
@@ -139,6 +142,53 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
     @admin.display(description="roles")
     def member_roles_held(self, obj):
         return ", ".join(sorted(m.get_role_display() for m in obj.memberships.all()))
+
+    actions = ["reset_second_factor"]
+
+    @admin.action(description="Reset two-factor sign-in (lost authenticator): they set up a new one at next sign-in")
+    def reset_second_factor(self, request, queryset):
+        from ior_platform.core.mfa import mfa_reset
+
+        reason = f"reset by platform staff in the admin ({request.user.get_username()}): authenticator lost"
+        reset = [user.get_username() for user in queryset if mfa_reset(actor=request.user, user=user, reason=reason)]
+        if reset:
+            self.message_user(request, f"Two-factor sign-in reset for {', '.join(reset)}.")
+        else:
+            self.message_user(request, "None of them had two-factor sign-in set up.", level=messages.WARNING)
+
+
+# django-otp's own device admins would let staff read a person's TOTP key and delete a device without a trace; here
+# devices are only looked at, and removed through the audited reset on the user.
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("user", "name", "confirmed", "last_used_at", "throttling_failure_count")
+    list_filter = ("confirmed",)
+    search_fields = ("user__username", "name")
+    list_select_related = ("user",)
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at", "throttling_failure_count")
+
+
+@admin.register(StaticDevice)
+class StaticDeviceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Backup codes: how many are left, never the codes."""
+
+    list_display = ("user", "name", "confirmed", "codes_left")
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+    fields = ("user", "name", "confirmed", "codes_left")
+    readonly_fields = ("codes_left",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(codes=Count("token_set"))
+
+    @admin.display(description="backup codes left")
+    def codes_left(self, obj):
+        return obj.codes
 
 
 # Lists come from load_screening_list and screenings from the services: both are records, not forms.

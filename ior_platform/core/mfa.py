@@ -250,17 +250,22 @@ def mfa_disable(*, actor, password: str) -> None:
     if mfa_required(actor):
         raise NotPermitted("Your role requires two-factor sign-in, so it cannot be turned off.")
     _require_password(actor, password)
+    _remove_devices(
+        actor=actor,
+        user=actor,
+        action="security.mfa_disabled",
+        reason="turned off by the user after re-entering the password",
+    )
+
+
+def _remove_devices(*, actor, user, action: str, reason: str) -> bool:
+    """The authenticator and the backup codes gone, with the audit event if there was one."""
     with transaction.atomic():
-        removed, _ = TOTPDevice.objects.filter(user=actor).delete()
-        StaticDevice.objects.filter(user=actor).delete()
+        removed, _ = TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
         if removed:
-            record_event(
-                actor=actor,
-                action="security.mfa_disabled",
-                target=actor,
-                changes={"mfa": [True, False]},
-                reason="turned off by the user after re-entering the password",
-            )
+            record_event(actor=actor, action=action, target=user, changes={"mfa": [True, False]}, reason=reason)
+    return bool(removed)
 
 
 def mfa_backup_codes_renew(*, actor, password: str) -> list[str]:
@@ -278,6 +283,17 @@ def mfa_backup_codes_renew(*, actor, password: str) -> list[str]:
             changes={"backup_codes": [left, BACKUP_CODE_COUNT]},
         )
     return codes
+
+
+def mfa_reset(*, actor, user, reason: str) -> bool:
+    """Staff remove a person's authenticator and backup codes (a lost phone): their next sign-in sets up a new one.
+    Whoever removed a second factor, and why, is kept: it is how an account would be taken over. Returns whether
+    there was anything to remove."""
+    if not (actor.is_staff and session_verified(actor)):
+        raise NotPermitted("Only platform staff who signed in with their own second factor may reset someone's.")
+    if not reason.strip():
+        raise MfaRefused("Say why the second factor is reset.")
+    return _remove_devices(actor=actor, user=user, action="security.mfa_reset", reason=reason.strip())
 
 
 # --- Enforcement -------------------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from ior_platform.core.mfa import mfa_enroll, mfa_required
+from ior_platform.core.errors import NotPermitted
+from ior_platform.core.mfa import MfaRefused, mfa_enroll, mfa_required, mfa_reset
 from ior_platform.core.models import AuditEvent
 from tests.conftest import current_code, second_factor
 from tests.factories import DEMO_PASSWORD, OrganizationFactory, UserFactory
@@ -108,6 +109,60 @@ def test_staff_without_a_device_is_sent_to_set_one_up(client):
     staff = UserFactory(username="root", organization=None, is_staff=True)
     sign_in(client, staff)
     assert client.get("/admin/")["Location"] == f"{SETUP}?next=%2Fadmin%2F"
+
+
+def test_staff_reset_a_lost_authenticator_in_the_admin_and_it_is_audited(client):
+    staff = UserFactory(username="root", organization=None, is_staff=True, is_superuser=True)
+    rita = UserFactory(username="rita", roles=["reviewer"])
+    enrol(rita)
+    assert StaticDevice.objects.filter(user=rita).exists()
+    client.force_login(staff)  # with the staff member's own second factor (tests/conftest.py)
+    response = client.post(
+        "/admin/parties/user/", {"action": "reset_second_factor", "_selected_action": [rita.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    assert "Two-factor sign-in reset for rita." in response.content.decode()
+    assert not TOTPDevice.objects.filter(user=rita).exists()
+    assert not StaticDevice.objects.filter(user=rita).exists()
+    event = AuditEvent.objects.get(action="security.mfa_reset")
+    assert (event.actor, event.target_repr, event.changes) == (staff, str(rita), {"mfa": [True, False]})
+    assert "authenticator lost" in event.reason
+    # Rita's next sign-in sets up a new authenticator.
+    client.logout()
+    sign_in(client, rita)
+    assert client.get(REVIEWS)["Location"].startswith(SETUP)
+
+
+def test_only_verified_staff_may_reset_a_second_factor():
+    rita = UserFactory(username="rita", roles=["reviewer"])
+    second_factor(rita)
+    manager = UserFactory(username="mona", roles=["manager"])
+    manager.is_verified = lambda: True
+    unverified_staff = UserFactory(username="root", organization=None, is_staff=True)
+    unverified_staff.is_verified = lambda: False
+    for actor in (manager, unverified_staff):
+        with pytest.raises(NotPermitted):
+            mfa_reset(actor=actor, user=rita, reason="asked by phone")
+    verified_staff = UserFactory(username="ops", organization=None, is_staff=True)
+    verified_staff.is_verified = lambda: True
+    with pytest.raises(MfaRefused):
+        mfa_reset(actor=verified_staff, user=rita, reason="  ")
+    assert TOTPDevice.objects.filter(user=rita).exists()
+    assert not AuditEvent.objects.filter(action="security.mfa_reset").exists()
+
+
+def test_the_device_admin_shows_no_key_and_deletes_nothing(client):
+    staff = UserFactory(username="root", organization=None, is_staff=True, is_superuser=True)
+    rita = UserFactory(username="rita", roles=["reviewer"])
+    device = second_factor(rita)
+    client.force_login(staff)
+    page = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+    assert page.status_code == 200
+    assert device.key not in page.content.decode()
+    assert client.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()
+    codes = client.get("/admin/otp_static/staticdevice/")
+    assert codes.status_code == 200
 
 
 def test_the_admin_itself_refuses_an_unverified_staff_session_without_the_middleware(client):
