@@ -15,7 +15,41 @@ threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "60"))
 keepalive = 5
-accesslog = "-"
+# gunicorn's own lines (start-up, worker deaths, timeouts) on stderr and an access line a request on stdout, in the
+# format of the app's (LOG_FORMAT, JSON unless it says plain: ior_platform/core/request_id.py). The access line
+# carries the request id the app put on the response, so a proxy's record of a request leads to the app's lines.
+_log_formatter = "plain" if os.environ.get("LOG_FORMAT") == "plain" else "json"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "ior_platform.core.request_id.json_formatter"},
+        "plain": {"()": "ior_platform.core.request_id.plain_formatter"},
+    },
+    "filters": {
+        "request": {"()": "ior_platform.core.request_id.RequestContextFilter"},
+        "access": {"()": "ior_platform.core.request_id.GunicornAccessFilter"},
+    },
+    "handlers": {
+        "error": {
+            "class": "logging.StreamHandler",
+            "formatter": _log_formatter,
+            "filters": ["request"],
+            "stream": "ext://sys.stderr",
+        },
+        "access": {
+            "class": "logging.StreamHandler",
+            "formatter": _log_formatter,
+            "filters": ["access"],
+            "stream": "ext://sys.stdout",
+        },
+    },
+    "root": {"level": "INFO", "handlers": ["error"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["error"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
+    },
+}
 # Recycle workers now and then, so a slow leak in any library cannot grow without bound.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
 max_requests_jitter = 200

@@ -7,6 +7,7 @@ Logs are JSON in production (LOG_FORMAT=json), one object a line, for the log sh
 import logging
 import re
 import uuid
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from celery.signals import (
     task_postrun,
     task_prerun,
 )
+from django.http import HttpRequest
 from django.utils.functional import empty
 from pythonjsonlogger.json import JsonFormatter
 
@@ -84,10 +86,45 @@ class RequestContextFilter(logging.Filter):
     """Adds request_id, user_id and path to every record (None outside a request or task)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        context = _context.get()
+        context = _context.get() or _context_of_djangos_record(record)
         record.request_id = context.request_id if context else None
         record.path = context.path if context else None
         record.user_id = _user_id(context.request) if context and context.request is not None else None
+        return True
+
+
+def _context_of_djangos_record(record: logging.LogRecord) -> RequestContext | None:
+    # Django logs a 4xx or 5xx response (logger django.request) once the middleware chain has returned, so after
+    # RequestIdMiddleware has reset the context; the record carries the request, and the request its id.
+    request = getattr(record, "request", None)
+    request_id = getattr(request, "request_id", None)
+    if not isinstance(request, HttpRequest) or not request_id:
+        return None
+    return RequestContext(request_id=request_id, path=request.path, request=request)
+
+
+class GunicornAccessFilter(logging.Filter):
+    """gunicorn's access line (gunicorn.conf.py): written after the response has left the app, so the request id is
+    read from the response's header, and the request's figures become fields of their own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # gunicorn logs the access line with its "atoms" as the record's mapping argument; a missing one reads "-".
+        atoms = record.args if isinstance(record.args, Mapping) else {}
+
+        def atom(key: str) -> str | None:
+            value = atoms.get(key, "-")
+            return None if value == "-" else value
+
+        record.request_id = atom("{x-request-id}o")
+        record.path = atom("U")
+        record.user_id = None
+        record.method = atom("m")
+        status = atom("s")
+        record.status_code = int(status) if status and str(status).isdigit() else status
+        record.duration_ms = atoms.get("M")
+        record.response_bytes = atoms.get("B")
+        record.remote_addr = atom("h")
+        record.user_agent = atom("a")
         return True
 
 

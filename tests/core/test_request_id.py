@@ -130,6 +130,49 @@ def test_json_formatter_survives_djangos_request_attribute():
     assert "request" not in entry
 
 
+@pytest.fixture
+def django_request_lines():
+    """What the json formatter writes for django.request, which logs a 4xx or 5xx after the middleware returned."""
+    stream, handler = capture(rid.json_formatter())
+    django_logger = logging.getLogger("django.request")
+    django_logger.addHandler(handler)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    django_logger.removeHandler(handler)
+
+
+def test_djangos_not_found_line_carries_the_responses_request_id_and_path(client, db, django_request_lines):
+    response = client.get("/no-such-page/", HTTP_X_REQUEST_ID="lost-page-000123")
+
+    assert response.status_code == 404
+    [entry] = django_request_lines()
+    assert entry["message"] == "Not Found: /no-such-page/"
+    assert (entry["request_id"], entry["path"], entry["status_code"]) == (
+        response["X-Request-ID"],
+        "/no-such-page/",
+        404,
+    )
+
+
+def test_djangos_bad_request_line_of_the_api_carries_the_responses_request_id_and_path(
+    world, api_as, django_request_lines
+):
+    response = api_as(world.alice).post("/api/v1/shipments/", {"origin_country": "XX"}, format="json")
+
+    assert response.status_code == 400
+    [entry] = django_request_lines()
+    assert entry["message"] == "Bad Request: /api/v1/shipments/"
+    assert len(response["X-Request-ID"]) == 32
+    assert (entry["request_id"], entry["path"]) == (response["X-Request-ID"], "/api/v1/shipments/")
+
+
+def test_a_record_whose_request_attribute_is_not_an_http_request_is_left_without_an_id():
+    # runserver's django.server logger puts the socket in `request`.
+    record = logging.LogRecord("django.server", logging.INFO, __file__, 1, "GET / 200", (), None)
+    record.request = SimpleNamespace(request_id="not-a-request-1", path="/x")
+    rid.RequestContextFilter().filter(record)
+    assert (record.request_id, record.path) == (None, None)
+
+
 def test_plain_formatter_shows_a_dash_outside_a_request():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "started", (), None)
     rid.RequestContextFilter().filter(record)
@@ -190,6 +233,91 @@ def test_an_eager_task_keeps_the_request_id_and_leaves_it_in_place(logged):
     assert [record.request_id for record in logged] == ["eager-request-77", "eager-request-77"]
     assert logged[0].path == "task:tests.request_id.eager_logs"
     assert logged[1].path == "/x/"
+
+
+# A worker embedded in a process of its own (celery.contrib.testing's start_worker sets the current app, the logging
+# and the worker's global state, none of which the rest of the suite should inherit), on kombu's in-memory broker:
+# the task is published as a message, taken off the queue by the worker's thread and run there, so the id can only
+# have travelled in the message's headers.
+THROUGH_THE_BROKER = """
+import json, logging
+import django
+django.setup()
+from celery.contrib.testing.worker import start_worker
+from django.http import HttpResponse
+from django.test import RequestFactory
+from ior_platform.celery import app
+from ior_platform.core import request_id as rid
+
+records = []
+
+class Keep(logging.Handler):
+    def emit(self, record):
+        records.append({"message": record.getMessage(), "request_id": record.request_id, "path": record.path})
+
+task_logger = logging.getLogger("tests.request_id.broker")
+handler = Keep()
+handler.addFilter(rid.RequestContextFilter())
+task_logger.addHandler(handler)
+task_logger.setLevel(logging.INFO)
+
+@app.task(name="tests.request_id.through_the_broker")
+def through_the_broker(label):
+    task_logger.info("task %s", label)
+
+app.conf.update(broker_url="memory://", result_backend="cache+memory://", task_always_eager=False)
+with start_worker(app, perform_ping_check=False, loglevel="WARNING", pool="solo"):
+    sent = {}
+
+    def send(label):
+        result = through_the_broker.delay(label)
+        result.get(timeout=30)
+        sent[label] = result.id
+
+    def view(request):
+        send("in a request")
+        return HttpResponse()
+
+    response = rid.RequestIdMiddleware(view)(RequestFactory().get("/shipments/5/submit/"))
+    send("outside a request")
+print(json.dumps({"response_id": response[rid.HEADER], "task_ids": sent, "records": records}))
+"""
+
+
+@pytest.mark.slow
+def test_the_request_id_reaches_a_task_run_by_a_worker_through_the_broker(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_settings import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
+    env.update(DJANGO_SETTINGS_MODULE="ior_platform.settings.test", IOR_VAR_DIR=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-c", THROUGH_THE_BROKER],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+
+    request_id, task_ids = result["response_id"], result["task_ids"]
+    assert len(request_id) == 32
+    assert result["records"] == [
+        {"message": "task in a request", "request_id": request_id, "path": "task:tests.request_id.through_the_broker"},
+        # Sent by no request (as beat sends), it takes its own task id; nothing of the previous task's is left over.
+        {
+            "message": "task outside a request",
+            "request_id": task_ids["outside a request"],
+            "path": "task:tests.request_id.through_the_broker",
+        },
+    ]
+    assert task_ids["in a request"] != request_id
 
 
 def test_worker_log_handlers_get_the_request_id(settings):
