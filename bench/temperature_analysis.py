@@ -152,6 +152,13 @@ def main() -> None:
                 "reference_label": "NumPy MKT formula",
                 "target": 2.0,
             },
+            {
+                "figure": "parse + analyse a logger file, peak memory MiB (tracemalloc)",
+                "ours": ours_peak / 2**20,
+                "reference": numpy_peak / 2**20,
+                "reference_label": "NumPy loadtxt + MKT",
+                "target": None,
+            },
         ]
         print(json.dumps({"bench": "temperature_analysis", "figures": figures}))
 

@@ -23,9 +23,15 @@ temperature cell, readings out of order or repeating a time, an empty file, and 
 (binary content, a PDF or a workbook). The size is capped before anything is read (COLD_CHAIN_LOG_MAX_BYTES) and
 the format is judged from the first 64 KB, so a large file of garbage is refused at once.
 
+A row with more cells than the header names is refused too (unless the extra cells are empty): in a comma-separated
+file it is most often a decimal comma left unquoted (``…,5,5``), which would otherwise be read as 5.
+
 How: the file is read in blocks of complete lines. A block whose rows all share the first row's layout (the same
-number of delimiters, timestamps of the same width and shape, plain numbers) is converted by NumPy on its bytes;
-any other block goes through the csv module row by row, which also finds the line of any error."""
+number of fields, timestamps of the same width and shape, plain numbers) is converted by NumPy on its bytes; any
+other block goes through the csv module row by row, which also finds the line of any error. Both read a field
+alike: spaces before it are skipped (``skipinitialspace``), a quoted field keeps its delimiters, then the value is
+stripped. The NumPy path takes quotes only where they wrap a whole field; a quote anywhere else, a lone carriage
+return or a NUL sends the block to the csv module."""
 
 import codecs
 import contextlib
@@ -46,6 +52,8 @@ SNIFF_BYTES = 64 * 1024
 HEADER_SEARCH_LINES = 100
 BLOCK_BYTES = 2 * 1024 * 1024  # larger blocks read no faster and hold more memory
 MAX_LINE_BYTES = 64 * 1024
+MAX_PADDING = 8  # spaces around a field the NumPy path strips; more go to the csv module
+QUOTE, SPACE = ord('"'), ord(" ")
 DELIMITERS = (",", ";", "\t")
 ABSOLUTE_ZERO = -273.15
 # Loggers print a handful of digits; more than this is not a reading and would lose exactness as an integer.
@@ -164,6 +172,7 @@ class _Header:
     header_line: int  # 1-based
     data_line: int  # 1-based line of the first line after the header
     serial: str
+    width: int  # the number of cells the header row names
 
 
 def max_bytes_setting() -> int:
@@ -356,9 +365,15 @@ def _lines_of(head: bytes, encoding: str, complete: bool) -> list[str]:
     return [line.rstrip("\r") for line in lines[:HEADER_SEARCH_LINES]]
 
 
+def _rows(lines, delimiter: str):
+    """The csv module as both paths read a row: a space after a delimiter does not stop a field from being quoted
+    (``5,0; "5,5"``)."""
+    return csv.reader(lines, delimiter=delimiter, skipinitialspace=True)
+
+
 def _cells(line: str, delimiter: str) -> list[str]:
     try:
-        return next(csv.reader([line], delimiter=delimiter), [])
+        return next(_rows([line], delimiter), [])
     except csv.Error:
         return []  # a stray carriage return or NUL: not a row this line can give
 
@@ -439,8 +454,9 @@ def _find_header(head: bytes, encoding: str, complete: bool) -> _Header:
             if delimiter not in line:
                 continue
             columns = _match_columns(_cells(line, delimiter))
-            if columns and (best is None or len(_cells(line, delimiter)) > len(_cells(line, best[0]))):
-                best = (delimiter, columns)
+            width = len(_cells(line, delimiter))
+            if columns and (best is None or width > best[2]):
+                best = (delimiter, columns, width)
         if best:
             return _Header(
                 layout=LoggerLayout.CSV,
@@ -449,6 +465,7 @@ def _find_header(head: bytes, encoding: str, complete: bool) -> _Header:
                 header_line=index + 1,
                 data_line=index + 2,
                 serial=serial,
+                width=best[2],
             )
         serial = serial or _serial_in(line)
         if _looks_like_reading(line):
@@ -500,7 +517,13 @@ def _toa5_header(lines: list[str], environment: list[str]) -> _Header:
     )
     serial = environment[3].strip() if len(environment) > 3 else ""
     return _Header(
-        layout=LoggerLayout.TOA5, delimiter=",", columns=columns, header_line=2, data_line=5, serial=serial[:64]
+        layout=LoggerLayout.TOA5,
+        delimiter=",",
+        columns=columns,
+        header_line=2,
+        data_line=5,
+        serial=serial[:64],
+        width=len(names),
     )
 
 
@@ -574,7 +597,7 @@ class _DataReader:
         self.fast = fast
         self.kind: str | None = None  # "ymd" or "aby", settled by the first row
         self.templates: tuple | None = None
-        self.delimiters_per_line: int | None = None
+        self.delimiters_per_line: int | None = None  # outside quotes
         self.parts: list[dict] = []
         self.fast_blocks = 0
         self.slow_blocks = 0
@@ -616,13 +639,24 @@ class _DataReader:
                     raise LogFormatError(f"{time!r} is not a time of day (like '10:00:00')", number)
                 date_template, time_template = _template(date, date_match), _template(time, time_match)
                 self.templates = (date_template, time_template) if date_template and time_template else None
-            self.delimiters_per_line = line.count(self.delimiter)
+            self.delimiters_per_line = len(row) - 1
             return
 
     def _check_width(self, row: list[str], line: int) -> None:
         if len(row) < self.columns.needed:
             raise LogFormatError(
                 f"expected at least {self.columns.needed} columns, found {len(row)}: {self.delimiter.join(row)[:60]!r}",
+                line,
+            )
+        width = self.header.width
+        if len(row) > width and any(cell.strip() for cell in row[width:]):
+            hint = (
+                "; a decimal comma in a comma-separated file? quote the value or use ';' as the delimiter"
+                if self.delimiter == ","
+                else ""
+            )
+            raise LogFormatError(
+                f"the header names {width} columns, this row has {len(row)}: {self.delimiter.join(row)[:60]!r}{hint}",
                 line,
             )
 
@@ -643,12 +677,17 @@ class _DataReader:
     # -- fast: NumPy on the block's bytes
 
     def _fast(self, block: bytes, first_line: int) -> dict | None:
+        if b"\0" in block:
+            return None  # the csv module refuses it
         data = np.frombuffer(block, dtype=np.uint8)
         newlines = np.flatnonzero(data == 10)
         starts = np.empty_like(newlines)
         starts[0] = 0
         starts[1:] = newlines[:-1] + 1
-        ends = newlines - (data[newlines - 1] == 13)
+        crlf = data[newlines - 1] == 13
+        if b"\r" in block and np.count_nonzero(data == 13) != np.count_nonzero(crlf):
+            return None  # a lone carriage return ends a row for the csv module
+        ends = newlines - crlf
         ends = np.maximum(ends, starts)
         filled = ends > starts
         lines = first_line + np.flatnonzero(filled)
@@ -656,30 +695,46 @@ class _DataReader:
         rows = starts.size
         per_line = self.delimiters_per_line
         delimiters = np.flatnonzero(data == ord(self.delimiter))
+        quotes = None
+        if b'"' in block:
+            # quotes[i] counts the quotes before byte i. A delimiter after an odd number of them is inside a quoted
+            # field, provided every line holds its quotes in pairs, which the field bounds below make sure of.
+            quotes = np.zeros(data.size + 1, dtype=np.int32)
+            np.cumsum(data == QUOTE, out=quotes[1:])
+            delimiters = delimiters[quotes[delimiters] % 2 == 0]
         if delimiters.size != rows * per_line:
             return None
         grid = delimiters.reshape(rows, per_line)
         if per_line and ((grid[:, 0] < starts).any() or (grid[:, -1] >= ends).any()):
             return None
-
-        def bounds(column: int):
-            begin = starts if column == 0 else grid[:, column - 1] + 1
-            end = ends if column == per_line else grid[:, column]
-            return _trim(data, begin, end)
-
         if self.columns.needed > per_line + 1:
             return None
+        used = {self.columns.time, self.columns.temperature, self.columns.date}
+        bounds = {}
+        for column in range(per_line + 1):
+            # With quotes in the block every field is checked, used or not: a quote that does not wrap a whole
+            # field would make the csv module split the row elsewhere.
+            if column not in used and column < self.header.width and quotes is None:
+                continue
+            begin = starts if column == 0 else grid[:, column - 1] + 1
+            end = ends if column == per_line else grid[:, column]
+            field = _field_bounds(data, begin, end, quotes)
+            if field is None:
+                return None
+            if column >= self.header.width and (field[1] > field[0]).any():
+                return None  # a cell beyond the header's: the row by row reading refuses it with its line
+            bounds[column] = field
         if self.columns.date is None:
-            stamp = _by_template(data, *bounds(self.columns.time), self.templates[0])
+            stamp = _by_template(data, *bounds[self.columns.time], self.templates[0])
             if stamp is None:
                 return None
         else:
-            date = _by_template(data, *bounds(self.columns.date), self.templates[0])
-            time = _by_template(data, *bounds(self.columns.time), self.templates[1])
+            date = _by_template(data, *bounds[self.columns.date], self.templates[0])
+            time = _by_template(data, *bounds[self.columns.time], self.templates[1])
             if date is None or time is None:
                 return None
             stamp = {**date, **time}
-        temperatures = _numbers(data, *bounds(self.columns.temperature), decimal_comma=self.delimiter != ",")
+        temperatures = _numbers(data, *bounds[self.columns.temperature])
         if temperatures is None:
             return None
         return {**stamp, "temperature": temperatures, "line": lines}
@@ -695,7 +750,7 @@ class _DataReader:
         values: dict[str, list] = {
             name: [] for name in ("Y", "A", "B", "h", "mi", "s", "pm", "offset", "zoned", "temperature", "line")
         }
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter)
+        reader = _rows(io.StringIO(text, newline=""), self.delimiter)
         consumed = 0
         columns = self.columns
         try:
@@ -851,18 +906,33 @@ def _refuse(bad: np.ndarray, fields: dict, what: str) -> None:
         raise LogFormatError(f"the time {what}", int(fields["line"][np.flatnonzero(bad)[0]]))
 
 
-def _trim(data: np.ndarray, begin: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Field bounds without surrounding spaces and one layer of quotes."""
-    begin, end = begin.copy(), end.copy()
-    last = data.size - 1
-    for _ in range(4):
-        head = (begin < end) & np.isin(data[np.minimum(begin, last)], (32, 34))
-        tail = (begin < end) & np.isin(data[np.maximum(end - 1, 0)], (32, 34))
+def _strip_spaces(data: np.ndarray, begin: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    for _ in range(MAX_PADDING):
+        inside = begin < end
+        head = inside & (data[begin] == SPACE)
+        tail = inside & (data[np.maximum(end - 1, 0)] == SPACE)
         if not head.any() and not tail.any():
-            break
-        begin += head
-        end -= tail & (begin < end)
-    return begin, end
+            return begin, end
+        begin = begin + head
+        end = end - (tail & (begin < end))
+    return None
+
+
+def _field_bounds(
+    data: np.ndarray, begin: np.ndarray, end: np.ndarray, quotes: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each row's field as the csv module (skipinitialspace) and str.strip() leave it: without the spaces around it
+    and without the quotes wrapping it. None when that takes more than this: a quote inside a field, doubled, or
+    before or after its text, or wide padding; the csv module then reads the block."""
+    stripped = _strip_spaces(data, begin, end)
+    if stripped is None or quotes is None:
+        return stripped
+    begin, end = stripped
+    wrapped = (end - begin >= 2) & (data[begin] == QUOTE) & (data[np.maximum(end - 1, 0)] == QUOTE)
+    begin, end = begin + wrapped, end - wrapped
+    if (quotes[end] != quotes[begin]).any():
+        return None
+    return _strip_spaces(data, begin, end)
 
 
 def _by_template(data: np.ndarray, begin: np.ndarray, end: np.ndarray, template: _Template) -> dict | None:
@@ -908,10 +978,11 @@ def _by_template(data: np.ndarray, begin: np.ndarray, end: np.ndarray, template:
     return result
 
 
-def _numbers(data: np.ndarray, begin: np.ndarray, end: np.ndarray, *, decimal_comma: bool) -> np.ndarray | None:
-    """Plain decimals ([+-]digits[.digits]) parsed on their bytes, exactly as float() would: the digits as an
-    integer divided by a power of ten is the correctly rounded value. Anything else (exponents, text, empty cells)
-    returns None for the row-by-row reading to judge."""
+def _numbers(data: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray | None:
+    """Plain decimals ([+-]digits[.digits], or a decimal comma: a comma inside a field is never a delimiter here)
+    parsed on their bytes, exactly as float() would: the digits as an integer divided by a power of ten is the
+    correctly rounded value. Anything else (exponents, text, empty cells) returns None for the row-by-row reading to
+    judge."""
     widths = end - begin
     if widths.size == 0:
         return np.zeros(0)
@@ -925,12 +996,11 @@ def _numbers(data: np.ndarray, begin: np.ndarray, end: np.ndarray, *, decimal_co
     seen_point = np.zeros(begin.size, dtype=bool)
     negative = np.zeros(begin.size, dtype=bool)
     valid = np.ones(begin.size, dtype=bool)
-    separators = (46, 44) if decimal_comma else (46,)
     for position in range(widest):
         active = position < widths
         byte = data[np.minimum(begin + position, last)].astype(np.int64)
         is_digit = active & (byte >= 48) & (byte <= 57)
-        is_point = active & ((byte == separators[0]) | (byte == separators[-1]))
+        is_point = active & ((byte == 46) | (byte == 44))
         is_sign = active & (position == 0) & ((byte == 45) | (byte == 43))
         valid &= ~active | is_digit | is_point | is_sign
         valid &= ~(is_point & seen_point)

@@ -88,21 +88,18 @@ def _refuse_actor(actor, shipment: Shipment) -> None:
 
 
 def temperature_log_import(
-    *, actor, shipment: Shipment, logger_serial: str, uploaded_file, tz: str | tzinfo | None = "UTC"
+    *, actor, shipment: Shipment, logger_serial: str | None, uploaded_file, tz: str | tzinfo | None = "UTC"
 ) -> TemperatureLog:
     """Store `uploaded_file` as the record of logger `logger_serial` in `shipment`, with its analysis against the
     shipment's temperature range and one Excursion per interval out of it.
 
     `actor` is the uploading user (a party to the shipment, see shipments.rules); None is the platform itself, for
-    an operator's command-line import. `tz` is the zone of times written without an offset. Raises
-    Shipment.DoesNotExist for a shipment the actor may not see, NotPermitted, TransitionRefused while the shipment
-    takes no logs, ValidationError on the file (with its line) or the inputs, ConflictError for a file already
-    imported into the shipment."""
-    serial = " ".join((logger_serial or "").split())
-    if not serial:
-        raise ValidationError({"logger_serial": "Give the logger's serial number."})
-    if len(serial) > 64:
-        raise ValidationError({"logger_serial": "A serial number has at most 64 characters."})
+    an operator's command-line import. `logger_serial` None takes the serial the file itself names (a preamble's
+    "Serial Number:", TOA5's logger serial) from the import's one reading of the file. `tz` is the zone of times
+    written without an offset. Raises Shipment.DoesNotExist for a shipment the actor may not see, NotPermitted,
+    TransitionRefused while the shipment takes no logs, ValidationError on the file (with its line) or the inputs,
+    ConflictError for a file already imported into the shipment."""
+    serial = None if logger_serial is None else _logger_serial(logger_serial)
     zone = time_zone(tz)
     visible = Shipment.objects.all() if actor is None else Shipment.objects.for_user(actor)
     if not visible.filter(pk=shipment.pk).exists():
@@ -112,6 +109,10 @@ def temperature_log_import(
     _refuse_status(shipment)
     # Reading a large file takes a moment: it happens before any lock is taken.
     parsed = read_logger_file(uploaded_file, tz=zone)
+    if serial is None:
+        serial = " ".join(parsed.serial.split())
+        if not serial:
+            raise ValidationError({"logger_serial": "The file does not name its logger: give its serial number."})
     original_name = display_name(getattr(uploaded_file, "name", "") or "logger.csv")
     log = None
     try:
@@ -161,6 +162,15 @@ def temperature_log_import(
             log.file.storage.delete(log.file.name)
         raise
     return log
+
+
+def _logger_serial(text: str) -> str:
+    serial = " ".join(text.split())
+    if not serial:
+        raise ValidationError({"logger_serial": "Give the logger's serial number."})
+    if len(serial) > 64:
+        raise ValidationError({"logger_serial": "A serial number has at most 64 characters."})
+    return serial
 
 
 def read_logger_file(uploaded_file, *, tz: tzinfo) -> ParsedLog:

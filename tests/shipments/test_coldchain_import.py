@@ -1,6 +1,7 @@
 """Importing a logger's export into a shipment through the service, `manage.py import_temperature_log` and the API:
 who may, when, what is stored, and that a file which cannot be read stores nothing."""
 
+import os
 from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
@@ -13,6 +14,7 @@ from django.core.management import CommandError, call_command
 
 from ior_platform.core.errors import ConflictError, NotPermitted, TransitionRefused
 from ior_platform.core.models import AuditEvent
+from shipments.coldchain import parsing as coldchain_parsing
 from shipments.coldchain import services as coldchain_services
 from shipments.coldchain.selectors import cold_chain_summary
 from shipments.coldchain.services import temperature_log_import
@@ -62,6 +64,36 @@ def files_in(media: Path) -> list[Path]:
     return [p for p in media.rglob("*") if p.is_file()]
 
 
+HUNDRED_MB = 100 * 2**20
+BOUNDARY = "logger-export-boundary-7f3a9c"
+
+
+def multipart_with_garbage(path: Path, *, fields: dict[str, str], size: int = HUNDRED_MB) -> Path:
+    """A multipart/form-data body on disk: `fields`, then a "file" part of `size` bytes of random garbage (one random
+    MiB repeated), written a MiB at a time so that no test holds it in memory."""
+    chunk = os.urandom(2**20)
+    with path.open("wb") as body:
+        for name, value in fields.items():
+            body.write(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        body.write(
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="garbage.csv"\r\n'
+            "Content-Type: text/csv\r\n\r\n".encode()
+        )
+        for _ in range(size // len(chunk)):
+            body.write(chunk)
+        body.write(chunk[: size % len(chunk)])
+        body.write(f"\r\n--{BOUNDARY}--\r\n".encode())
+    return path
+
+
+def post_streamed(client, url: str, body: Path, **headers):
+    """POST `body` as it is on disk: Django's test client would build the whole body in memory first."""
+    content_type = f"multipart/form-data; boundary={BOUNDARY}"
+    with body.open("rb") as stream:
+        environ = {"CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(body.stat().st_size), "wsgi.input": stream}
+        return client.generic("POST", url, "", content_type, **environ, **headers)
+
+
 # --- the service ----------------------------------------------------------------------------------------------------
 
 
@@ -99,6 +131,22 @@ def test_a_20_minute_spike_to_9_degrees_gives_one_excursion_of_20_minutes(world,
     hook_event = AuditEvent.objects.get(action="temperature_log.excursions_detected")
     assert hook_event.changes["excursion_count"] == [None, 1]
     assert hook_event.changes["budget_exceeded"] == [None, False]
+
+
+def test_a_20_minute_spike_to_8_6_written_with_quoted_decimal_commas_gives_one_excursion(world, shipment):
+    values = ["8,6" if 600 <= minute < 620 else "5,0" for minute in range(1440)]
+    stamps = np.datetime64("2026-03-01T08:00") + np.arange(1440) * np.timedelta64(60, "s")
+    rows = "\n".join(f'{stamp}Z,"{value}"' for stamp, value in zip(stamps.astype(str), values, strict=True))
+    content = f"Serial Number: TT-42\nTimestamp,Temperature (°C)\n{rows}\n".encode()
+    log = temperature_log_import(
+        actor=world.sam, shipment=shipment, logger_serial="TT-42", uploaded_file=upload(content)
+    )
+    assert log.source_details["fast_blocks"] == 1
+    assert (log.max_temperature, log.minutes_above) == (8.6, 20)
+    excursion = Excursion.objects.get()
+    assert (excursion.direction, excursion.duration_minutes, excursion.peak_temperature) == ("above", 20, 8.6)
+    assert excursion.started_at == datetime(2026, 3, 1, 18, 0, tzinfo=UTC)
+    assert Shipment.objects.get(pk=shipment.pk).quarantine_status == "quarantined"
 
 
 def test_a_clean_trace_records_no_excursion_and_calls_no_hook(world, shipment, monkeypatch):
@@ -153,6 +201,10 @@ MALFORMED = {
     "no header": (b"2026-03-01T08:00:00Z,5.0\n2026-03-01T08:01:00Z,5.0\n", "line 1: no header row"),
     "text in a temperature cell": (b"Timestamp,Temp\n2026-03-01 08:00,5.0\n2026-03-01 08:01,n/a\n", "line 3: 'n/a'"),
     "out of order": (b"Timestamp,Temp\n2026-03-01 08:05,5.0\n2026-03-01 08:01,5.0\n", "line 3: readings out of order"),
+    "an unquoted decimal comma": (
+        b"Timestamp,Temp\n2026-03-01 08:00,5,5\n",
+        "line 2: the header names 2 columns, this row has 3",
+    ),
     "empty": (b"", "the file is empty"),
     "garbage": (bytes(range(256)) * 400, "not a text file"),
     "a spreadsheet": (b"PK\x03\x04" + b"\x00" * 100, "Excel workbook"),
@@ -247,6 +299,31 @@ def test_the_command_prints_the_analysis_and_the_excursion(world, shipment, tmp_
     assert "1 excursion:" in text
     assert "above 2026-03-01 18:00:00 to 2026-03-01 18:20:00 UTC, 20 min, peak 9.00 °C" in text
     assert TemperatureLog.objects.get().uploaded_by == world.sam
+
+
+def test_the_command_reads_the_file_once_to_find_its_serial_and_import_it(world, shipment, tmp_path, monkeypatch):
+    reads = []
+    original = coldchain_parsing.parse_logger_file
+
+    def counting(*args, **kwargs):
+        reads.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(coldchain_parsing, "parse_logger_file", counting)
+    monkeypatch.setattr(coldchain_services, "parse_logger_file", counting)
+    path = tmp_path / "TT-42.csv"
+    path.write_bytes(trace_csv())
+    call_command("import_temperature_log", shipment.reference, str(path), stdout=StringIO())
+    assert len(reads) == 1
+    assert TemperatureLog.objects.get().logger_serial == "TT-42"
+
+
+def test_the_command_asks_for_a_serial_the_file_does_not_name(world, shipment, tmp_path):
+    path = tmp_path / "anonymous.csv"
+    path.write_bytes(b"Timestamp,Temp\n2026-03-01 08:00,5.0\n")
+    with pytest.raises(CommandError, match=r"anonymous\.csv does not name its logger; give --serial"):
+        call_command("import_temperature_log", shipment.reference, str(path), stdout=StringIO())
+    assert stored() == (0, 0, 0, 0)
 
 
 def test_the_command_imports_a_vendor_export_as_the_platform(world, shipment):
@@ -381,6 +458,48 @@ def test_a_malformed_upload_answers_400_with_the_line_and_stores_nothing(world, 
         "line 3: readings out of order: this reading (2026-03-01 08:01:00 UTC) is earlier than the reading of "
         "line 2 (2026-03-01 08:05:00 UTC)"
     ]
+    assert stored() == (0, 0, 0, 0)
+    assert files_in(media) == []
+
+
+@pytest.mark.parametrize("case", MALFORMED, ids=list(MALFORMED))
+def test_every_malformed_upload_answers_400_with_its_line_and_stores_nothing(world, shipment, api_as, media, case):
+    content, message = MALFORMED[case]
+    response = post_log(api_as(world.sam), shipment, content)
+    assert response.status_code == 400
+    [error] = response.json()["errors"]["file"]
+    assert message in error
+    assert stored() == (0, 0, 0, 0)
+    assert files_in(media) == []
+
+
+@pytest.fixture
+def garbage_body(tmp_path_factory) -> Path:
+    """An upload of 100 MB of garbage as a multipart body, on disk outside MEDIA_ROOT."""
+    return multipart_with_garbage(tmp_path_factory.mktemp("upload") / "body", fields={"logger_serial": "TT-42"})
+
+
+def test_100_mb_of_garbage_is_refused_by_its_size_and_stores_nothing(
+    world, shipment, api_as, media, garbage_body, monkeypatch
+):
+    monkeypatch.setattr(coldchain_parsing._HashingReader, "read", lambda *a: pytest.fail("the file was read"))
+    response = post_streamed(api_as(world.sam), logs_url(shipment), garbage_body)
+    assert response.status_code == 400
+    assert response.json()["errors"]["file"] == [
+        "the file is 100.0 MB; a logger export may be at most 80.0 MB (two years of readings a minute fit in well "
+        "under that)"
+    ]
+    assert stored() == (0, 0, 0, 0)
+    assert files_in(media) == []
+
+
+def test_100_mb_of_garbage_under_a_raised_cap_is_refused_as_not_text(
+    world, shipment, api_as, media, garbage_body, settings
+):
+    settings.COLD_CHAIN_LOG_MAX_BYTES = 200 * 2**20
+    response = post_streamed(api_as(world.sam), logs_url(shipment), garbage_body)
+    assert response.status_code == 400
+    assert response.json()["errors"]["file"] == ["this is not a text file: it contains binary data"]
     assert stored() == (0, 0, 0, 0)
     assert files_in(media) == []
 

@@ -3,7 +3,7 @@
 import io
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -321,3 +321,109 @@ def test_a_damaged_export_is_read_or_refused_never_crashes(edits, fast):
     else:
         assert log.times.size == log.temperatures.size > 0
         assert (np.diff(log.times) > 0).all()
+
+
+# --- quotes, spaces and decimal commas: the NumPy path reads a field exactly as the csv module does ------------------
+
+
+def test_a_quoted_decimal_comma_in_a_comma_separated_file_is_read_whole_by_numpy():
+    rows = "\n".join(f'2026-03-01 10:{m:02d},"{"8,6" if m % 2 else "5,5"}"' for m in range(40))
+    log = both_ways(f"Timestamp,Temperature (°C)\n{rows}\n")
+    assert log.temperatures.tolist() == [5.5, 8.6] * 20
+    assert log.details["fast_blocks"] == 1 and log.details["slow_blocks"] == 0
+
+
+def test_fully_quoted_rows_and_a_space_before_a_quoted_field_are_read_alike():
+    log = both_ways('Timestamp;Temperature (°C)\n"2026-03-01 10:00:00"; "9,8"\n"2026-03-01 10:01:00" ;  " 5,0 " \n')
+    assert log.temperatures.tolist() == [9.8, 5.0]
+    assert log.details["fast_blocks"] == 1
+
+
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_a_delimiter_inside_quotes_in_an_unused_column_does_not_shift_the_temperature(delimiter):
+    text = f'Timestamp{delimiter}Note{delimiter}Temp\n2026-03-01 10:00{delimiter}"door{delimiter} open"{delimiter}4.5\n'
+    assert both_ways(text).temperatures.tolist() == [4.5]
+
+
+def test_a_row_with_more_cells_than_the_header_is_refused_with_a_hint():
+    error = refused("Timestamp,Temperature (°C)\n2026-03-01 10:00,5.0\n2026-03-01 10:01,5,5\n")
+    assert error.line == 3
+    assert "the header names 2 columns, this row has 3" in str(error)
+    assert "quote the value or use ';' as the delimiter" in str(error)
+
+
+def test_empty_cells_past_the_header_are_tolerated():
+    assert both_ways("Timestamp,Temp\n2026-03-01 10:00,5.0,\n2026-03-01 10:01,5.5, \n").temperatures.tolist() == [
+        5.0,
+        5.5,
+    ]
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        '2026-03-01 10:01,5"5',  # a quote inside a field is literal to the csv module
+        '2026-03-01 10:01,"5,5',  # a quote never closed: the field runs on to the end of the file
+        '2026-03-01 10:01,"5""5"',  # a doubled quote
+        "2026-03-01 10:01,5.5\r2026-03-01 10:02,5.6",  # a lone carriage return ends a row
+    ],
+)
+def test_odd_quoting_is_left_to_the_csv_module(row):
+    text = f"Timestamp,Temp\n2026-03-01 10:00,5.0\n{row}\n"
+    try:
+        log = both_ways(text)
+    except LogFormatError:
+        refused(text)
+    else:
+        assert log.details["slow_blocks"] == 1
+
+
+TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M", "%Y-%m-%dT%H:%M:%SZ", "%m/%d/%Y %I:%M %p")
+
+
+@st.composite
+def delimited_exports(draw) -> bytes:
+    """A small logger export whose cells are quoted or not, padded with spaces or not, with decimal points or
+    commas, in either delimiter; now and then a stray quote or an extra cell."""
+    delimiter = draw(st.sampled_from([",", ";", "\t"]))
+    time_format = draw(st.sampled_from(TIME_FORMATS))
+    humidity = draw(st.booleans())
+    padding = st.sampled_from(["", "", " ", "  "])
+
+    def cell(text: str) -> str:
+        quoted = draw(st.sampled_from(["", "", '"']))
+        return draw(padding) + quoted + text + quoted + draw(padding)
+
+    header = ["Timestamp", "Temperature (°C)"] + (["Humidity (%)"] if humidity else [])
+    lines = [delimiter.join(cell(name) for name in header)]
+    start = datetime(2026, 3, 1, 8, 0)  # the file's wall-clock time, read as UTC
+    for minute in range(draw(st.integers(1, 12))):
+        stamp = (start + timedelta(minutes=minute)).strftime(time_format)
+        value = f"{draw(st.integers(-250, 250)) / draw(st.sampled_from([1, 10, 100])):g}"
+        if draw(st.booleans()):
+            value = value.replace(".", ",")
+        cells = [cell(stamp), cell(value)]
+        if humidity:
+            cells.append(cell(str(draw(st.integers(0, 100)))))
+        if draw(st.integers(0, 39)) == 0:
+            cells.append(cell(draw(st.sampled_from(["", "x", "1,5"]))))
+        lines.append(delimiter.join(cells))
+    text = "\n".join(lines) + "\n"
+    if draw(st.integers(0, 4)) == 0:
+        position = draw(st.integers(len(lines[0]), len(text) - 1))
+        text = text[:position] + draw(st.sampled_from(['"', '""', " ", "\r"])) + text[position:]
+    return text.encode()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(content=delimited_exports())
+def test_numpy_and_the_csv_module_read_every_export_alike(content):
+    outcomes = []
+    for fast in (True, False):
+        try:
+            log = parse(content, fast=fast)
+        except LogFormatError as error:
+            outcomes.append(("refused", str(error)))
+        else:
+            outcomes.append(("read", log.times.tolist(), log.temperatures.tolist()))
+    assert outcomes[0] == outcomes[1], content

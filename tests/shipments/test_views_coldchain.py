@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from documents.models import ElectronicSignature
 from shipments.choices import QuarantineStatus
@@ -18,7 +19,14 @@ from shipments.coldchain.services import temperature_log_import
 from shipments.models import ColdChainDisposition, Excursion, Shipment, TemperatureLog, TemperatureSeries
 from tests.conftest import force_status
 from tests.factories import DEMO_PASSWORD, UserFactory
-from tests.shipments.test_coldchain_import import START, trace_csv, upload
+from tests.shipments.test_coldchain_import import (
+    MALFORMED,
+    START,
+    multipart_with_garbage,
+    post_streamed,
+    trace_csv,
+    upload,
+)
 from tests.shipments.test_views_detail import section
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -196,6 +204,32 @@ def test_without_htmx_a_bad_file_re_renders_the_page_with_the_error_in_place(cli
     assert 'value="TT-42"' in section(body, "temperature-log-form")
     assert shipment.reference in section(body, "shipment-actions")
     assert stored() == (0, 0, 0)
+
+
+@pytest.mark.parametrize("case", MALFORMED, ids=list(MALFORMED))
+def test_every_malformed_file_is_shown_next_to_the_field_and_stores_nothing(client, world, shipment, media, case):
+    content, message = MALFORMED[case]
+    client.force_login(world.sam)
+    response = client.post(upload_url(shipment), {"logger_serial": "TT-42", "file": upload(content)}, **HTMX)
+    assert response.status_code == 200
+    assert escape(message) in invalid_feedback(response.content.decode(), "temperature-log-file")
+    assert "HX-Trigger" not in response
+    assert stored() == (0, 0, 0)
+    assert files_in(media) == []
+
+
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain"])
+def test_100_mb_of_garbage_is_refused_by_its_size_and_stores_nothing(
+    client, world, shipment, media, tmp_path_factory, htmx
+):
+    body = multipart_with_garbage(tmp_path_factory.mktemp("upload") / "body", fields={"logger_serial": "TT-42"})
+    client.force_login(world.sam)
+    response = post_streamed(client, upload_url(shipment), body, **(HTMX if htmx else {}))
+    assert response.status_code == (200 if htmx else 400)
+    error = invalid_feedback(response.content.decode(), "temperature-log-file")
+    assert error.startswith("the file is 100.0 MB; a logger export may be at most 80.0 MB")
+    assert stored() == (0, 0, 0)
+    assert files_in(media) == []
 
 
 @pytest.mark.parametrize(

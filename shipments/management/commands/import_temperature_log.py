@@ -40,19 +40,20 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc.strerror or exc}") from None
         with handle:
-            upload = File(handle, name=file.name)
-            if not serial:
-                serial = _serial_in(upload) or ""
-                if not serial:
-                    raise CommandError(f"{file.name} does not name its logger; give --serial")
             try:
                 log = temperature_log_import(
-                    actor=actor, shipment=shipment, logger_serial=serial, uploaded_file=upload, tz=tz
+                    actor=actor,
+                    shipment=shipment,
+                    logger_serial=serial or None,  # None: the serial the file names, from the import's own reading
+                    uploaded_file=File(handle, name=file.name),
+                    tz=tz,
                 )
             except Shipment.DoesNotExist:
                 raise CommandError(f"no shipment {reference}") from None
             except ValidationError as exc:
                 messages = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+                if not serial and "logger_serial" in messages:
+                    raise CommandError(f"{file.name} does not name its logger; give --serial") from None
                 text = "; ".join(f"{name}: {' '.join(m)}" if name else " ".join(m) for name, m in messages.items())
                 raise CommandError(" ".join(text.split())) from None
             except DomainError as exc:
@@ -92,16 +93,3 @@ class Command(BaseCommand):
                 f"goods in quarantine since {shipment.quarantined_at:%Y-%m-%d %H:%M} UTC: delivery is refused until "
                 "sponsor QA records a disposition"
             )
-
-
-def _serial_in(upload) -> str:
-    """The serial the file itself names (a preamble's "Serial Number:", TOA5's logger serial), without importing."""
-    from shipments.coldchain.parsing import LogFormatError, parse_logger_file
-
-    try:
-        serial = parse_logger_file(upload).serial
-    except LogFormatError:
-        return ""  # the import itself reports what is wrong with the file
-    finally:
-        upload.seek(0)
-    return serial
