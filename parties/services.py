@@ -1,5 +1,8 @@
-"""Writes to organizations. Each change is audited in its own transaction; screening against the
-restricted-party lists follows after commit, in a worker that reads the committed row."""
+"""Writes to organizations and to a user's own settings. Each change to an organization is audited in its own
+transaction; screening against the restricted-party lists follows after commit, in a worker that reads the committed
+row."""
+
+import zoneinfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -8,6 +11,7 @@ from ior_platform.core.audit import diff, record_event, snapshot
 from ior_platform.core.errors import NotPermitted
 from ior_platform.core.tenancy import sees_everything
 from parties.models import Organization, OrganizationRole
+from parties.notifications import preference_set
 from parties.tasks import screen_organization
 
 ORGANIZATION_FIELDS = ("name", "legal_name", "country", "registration_number", "website", "is_active")
@@ -65,3 +69,17 @@ def organization_update(*, actor, organization: Organization, **data) -> Organiz
     if SCREENED_FIELDS & changes.keys():
         screen_organization.delay_on_commit(locked.pk)
     return locked
+
+
+@transaction.atomic
+def user_preferences_set(*, actor, email_mode: str, digest_hour: int | None, time_zone: str) -> None:
+    """How `actor` wants notifications e-mailed and in which zone their times are shown. Their own settings, not a
+    record of the trade, so not audited (the notification preference never was)."""
+    try:
+        zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError({"time_zone": f"“{time_zone}” is not a time zone."}) from None
+    preference_set(user=actor, email_mode=email_mode, digest_hour=digest_hour)
+    if time_zone != actor.time_zone:
+        actor.time_zone = time_zone
+        actor.save(update_fields=["time_zone"])

@@ -9,7 +9,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,8 +16,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from parties.models import EmailMode, NotificationPreference
-from parties.notifications import mark_read, preference_set
+from parties.notifications import mark_read
 from parties.selectors import notification_list
+from parties.services import user_preferences_set
 
 PAGE_SIZE = 50
 ROW_TEMPLATE = "parties/partials/_notification.html"
@@ -153,16 +153,12 @@ def preferences(request):
     }
     form = PreferenceForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        chosen_zone = form.cleaned_data["time_zone"]
-        with transaction.atomic():
-            preference_set(
-                user=request.user,
-                email_mode=form.cleaned_data["email_mode"],
-                digest_hour=form.cleaned_data["digest_hour"],
-            )
-            if chosen_zone and chosen_zone != request.user.time_zone:
-                request.user.time_zone = chosen_zone
-                request.user.save(update_fields=["time_zone"])
+        user_preferences_set(
+            actor=request.user,
+            email_mode=form.cleaned_data["email_mode"],
+            digest_hour=form.cleaned_data["digest_hour"],
+            time_zone=form.cleaned_data["time_zone"] or request.user.time_zone or "UTC",
+        )
         messages.success(request, "Your preferences are saved.")
         return redirect("parties:preferences")
     return render(request, "parties/preferences.html", {"form": form, "now": timezone.now()})

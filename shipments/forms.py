@@ -7,6 +7,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db.models import Q
 from django.forms.boundfield import BoundField
+from django.forms.models import construct_instance
 
 from compliance.preflight import Proposal, ProposedItem, proposal_for
 from ior_platform.core.tenancy import acting_sponsor_ids
@@ -155,6 +156,9 @@ class ShipmentForm(forms.ModelForm):
             "duties_estimated": "Duties and taxes estimated",
             "duties_payer": "Duties paid by",
             "declared_value": "Declared value",
+            # As the shipment page's cold-chain card names them, with the unit the field takes.
+            "qualified_duration_hours": "Pack-out qualified for (hours)",
+            "excursion_budget_minutes": "Excursion budget (minutes)",
         }
         help_texts = {
             "planned_ship_date": "The preflight compares it with the documents' lead times.",
@@ -235,8 +239,9 @@ class ShipmentItemForm(forms.ModelForm):
         labels = {"product_name": "Product", "lot_number": "Lot / batch", "unit_value": "Unit value"}
         help_texts = {"un_number": "Dangerous goods only, e.g. UN1845 (dry ice)."}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, check_constraints: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        self.check_constraints = check_constraints
         _blank_label(self.fields["category"], "Category…")
         if not self.is_bound and self.instance.pk:
             quantity = self.instance.quantity
@@ -249,6 +254,24 @@ class ShipmentItemForm(forms.ModelForm):
 
     def layout(self) -> list[tuple[BoundField, str]]:
         return [(self[name], width) for name, width in ITEM_LAYOUT]
+
+    def _post_clean(self):
+        if self.check_constraints:
+            super()._post_clean()
+            return
+        # The live preflight only reads the rows, on every keystroke: the model's check constraints cost a query each
+        # per row, and the field validators behind them (quantity above zero, unit value not negative) still run here
+        # without one. Saving a draft checks the constraints too, in this form and in the services.
+        try:
+            self.instance = construct_instance(self, self.instance, self._meta.fields, self._meta.exclude)
+        except ValidationError as exc:
+            self._update_errors(exc)
+        try:
+            self.instance.full_clean(
+                exclude=self._get_validation_exclusions(), validate_unique=False, validate_constraints=False
+            )
+        except ValidationError as exc:
+            self._update_errors(exc)
 
     def item_data(self) -> dict:
         names = ITEM_FIELDS if self.instance.pk is None else [n for n in ITEM_FIELDS if n in self.changed_data]
@@ -288,9 +311,10 @@ ItemFormSet = forms.modelformset_factory(
 )
 
 
-def item_formset(data=None, *, shipment: Shipment | None = None) -> BaseItemFormSet:
+def item_formset(data=None, *, shipment: Shipment | None = None, preflight_only: bool = False) -> BaseItemFormSet:
+    """The draft's item rows; `preflight_only` for rows read by the preflight and never saved."""
     items = shipment.items.order_by("position", "pk") if shipment is not None else ShipmentItem.objects.none()
-    formset = ItemFormSet(data, queryset=items, prefix="items")
+    formset = ItemFormSet(data, queryset=items, prefix="items", form_kwargs={"check_constraints": not preflight_only})
     formset.extra = 0 if shipment is not None and items else 1
     return formset
 

@@ -490,4 +490,5 @@ def _item_call(row, service, **kwargs) -> bool:
 def shipment_preflight(request):
     """The preflight panel for the form as typed so far (htmx): what is missing, or what the route will need."""
     form = ShipmentForm(request.POST, user=request.user, creating=True)
-    return render(request, "shipments/partials/_preflight.html", _preflight_context(form, item_formset(request.POST)))
+    formset = item_formset(request.POST, preflight_only=True)
+    return render(request, "shipments/partials/_preflight.html", _preflight_context(form, formset))

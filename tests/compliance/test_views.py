@@ -318,3 +318,26 @@ def test_permit_pages_queries_do_not_grow_with_rows(client, world):
     many, body = query_count(client, PERMIT_LIST)
     assert body.count("data-state=") == 6
     assert many == few
+
+
+def test_country_list_queries_do_not_grow_with_the_countries(client, world, brazil_permit):
+    def add_countries(codes) -> None:
+        for code in codes:
+            profile = CountryProfileFactory(country=code)
+            for document_type in ("commercial_invoice", "packing_list"):
+                DocumentRequirementFactory(
+                    country=profile, document_type=document_type, source="https://example.test/x"
+                )
+            Permit.objects.filter(pk=make_permit(world, number=f"LI-{code}", valid_until=days(100)).pk).update(
+                country=code
+            )
+
+    client.force_login(world.alice)
+    add_countries(["DE", "ES", "FR"])
+    client.get(COUNTRY_LIST)
+    few, body = query_count(client, COUNTRY_LIST)
+    assert all(f'href="{country_url(code)}"' in body for code in ("DE", "ES", "FR"))
+    add_countries(["IT", "JP", "MX"])
+    many, body = query_count(client, COUNTRY_LIST)
+    assert all(f'href="{country_url(code)}"' in body for code in ("DE", "ES", "FR", "IT", "JP", "MX"))
+    assert many == few

@@ -24,6 +24,9 @@ from shipments.models import Shipment
 from tests.factories import ShipmentItemFactory
 from tests.shipments.test_services import walk_dossier
 
+# htmx polls it every second while a dossier renders: session, user, the artifact through the tenancy rule.
+PROGRESS_MAX_QUERIES = 5
+
 
 def sign(world, shipment, meaning="approved") -> ElectronicSignature:
     """Stands in for the approval's e-signature: the manifest as stored now, signed by rita."""
@@ -340,3 +343,17 @@ def test_dossier_html_needs_the_same_few_queries_whatever_the_size(world, django
         counts.append(len(captured.captured_queries))
         assert html.count('<tbody class="document">') == documents
     assert counts[0] == counts[1]
+
+
+def test_the_progress_partial_costs_a_few_queries_pending_or_ready(
+    world, signed, client, django_assert_max_num_queries
+):
+    artifact = DossierArtifact.objects.create(shipment=signed, requested_by=world.alice)
+    client.force_login(world.alice)
+    url = reverse("dossiers:progress", args=[artifact.pk])
+    client.get(url)
+    with django_assert_max_num_queries(PROGRESS_MAX_QUERIES):
+        assert "<progress" in client.get(url).content.decode()
+    dossier_render(artifact_id=artifact.pk)
+    with django_assert_max_num_queries(PROGRESS_MAX_QUERIES):
+        assert reverse("dossiers:download", args=[artifact.pk]) in client.get(url).content.decode()

@@ -109,7 +109,7 @@ def test_the_party_that_owes_a_document_gets_a_drop_zone_and_others_none(client,
     owed = section(body, f"document-{declaration.pk}")
     assert f'action="{upload_url(declaration)}"' in owed
     assert f'hx-post="{upload_url(declaration)}"' in owed
-    assert 'hx-encoding="multipart/form-data"' in owed and 'hx-target="#checklist"' in owed
+    assert 'hx-encoding="multipart/form-data"' in owed and 'hx-target="#checklist-slot"' in owed
     assert "data-dropzone" in owed and "<details" not in owed
     assert upload_url(permit) not in body
     assert '<script src="/static/js/upload.js" defer></script>' in body
@@ -169,6 +169,20 @@ def test_the_header_refresh_returns_the_actions_for_this_user(client, world, shi
     response = client.get(reverse("shipments:actions", args=[shipment.reference]))
     assert response.status_code == 200
     body = response.content.decode()
-    assert body.startswith('<div id="shipment-actions"')
-    assert 'hx-trigger="documents-changed from:body"' in body
+    assert body.startswith('<div id="shipment-actions">')
     assert "Submit dossier" in body and "<html" not in body
+
+
+def test_the_header_and_the_checklist_are_refreshed_into_wrappers_that_stay_in_the_page(client, world, shipment):
+    """A refresh asked for while one is loading is queued on the element that asked; on a wrapper that is never
+    swapped out it still runs, where on the swapped header it was dropped."""
+    client.force_login(world.ivan)
+    body = client.get(shipment.get_absolute_url()).content.decode()
+    actions_url = reverse("shipments:actions", args=[shipment.reference])
+    assert (
+        f'<div id="shipment-header" hx-get="{actions_url}" hx-trigger="documents-changed from:body" '
+        'hx-swap="innerHTML">' in body
+    )
+    assert "hx-trigger" not in section(body, "shipment-actions")
+    assert '<div id="checklist-slot"><section class="card shadow-sm mb-4" id="checklist"' in body
+    assert body.count('hx-target="#checklist-slot" hx-swap="innerHTML"') == shipment.documents.count()

@@ -118,3 +118,26 @@ def screenshot(page, name: str) -> None:
         # caret="initial": hiding the caret makes Playwright set an inline style on inputs, which the
         # Content-Security-Policy refuses with a console error the test would then fail on.
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, caret="initial")
+
+
+@pytest.fixture
+def sponsor_owes_everything(world):
+    """Brazil asks the sponsor for a commercial invoice, the US for a packing list: all the sponsor's to upload."""
+    from tests.factories import DocumentRequirementFactory
+
+    return [
+        DocumentRequirementFactory(
+            country__country="BR",
+            direction="import",
+            document_type="commercial_invoice",
+            provided_by="sponsor",
+            lead_time_days=5,
+        ),
+        DocumentRequirementFactory(
+            country__country="US",
+            direction="export",
+            document_type="packing_list",
+            provided_by="sponsor",
+            lead_time_days=2,
+        ),
+    ]

@@ -1,12 +1,17 @@
 """Every page of the browser UI, opened in Chromium at desktop and phone widths by the user it is for: it loads its
-own styles and scripts, logs no console error, and does not scroll sideways on a phone. With E2E_SCREENSHOTS set,
-each is saved to var/screenshots/ for a person to look at."""
+own styles and scripts, logs no console error, and neither the page nor any of its tables scrolls sideways on a phone.
+With E2E_SCREENSHOTS set, each is saved to var/screenshots/ for a person to look at."""
+
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from compliance.models import PermitDrawdown
 from documents.models import Document
 from documents.services import document_version_upload
+from parties.models import Notification
 from shipments.choices import ShipmentStatus as S
 from tests.conftest import force_status, pdf_file
 from tests.e2e.conftest import screenshot
@@ -37,7 +42,37 @@ def scene(world, brazil_permit):
     )
     document_version_upload(actor=world.alice, document=document, uploaded_file=pdf_file("invoice.pdf"))
     force_status(in_review, S.DOSSIER_REVIEW)
+    PermitDrawdown.objects.create(
+        line=brazil_permit.lines.get(), shipment=in_review, item=in_review.items.first(), quantity=Decimal(120)
+    )
+    for index, kind in enumerate(["shipment.reject", "customs_hold", "document.d3"]):
+        Notification.objects.create(
+            recipient=world.alice,
+            shipment=in_review,
+            kind=kind,
+            subject=f"{in_review.reference}: something to look at ({index + 1})",
+            body="The commercial invoice was rejected: the HS code is missing.",
+            link=in_review.get_absolute_url(),
+            read_at=timezone.now() if index == 2 else None,
+        )
     return {"in_review": in_review, "draft": world.shipment(), "permit": brazil_permit}
+
+
+# Tables scroll sideways inside .table-responsive on wide screens; on a phone they stack instead, so none may.
+SIDEWAYS_TABLES = """() => [...document.querySelectorAll('.table-responsive')]
+    .filter((wrapper) => wrapper.scrollWidth > wrapper.clientWidth + 1)
+    .map((wrapper) => {
+        const table = wrapper.querySelector('table') || wrapper;
+        return `${table.className} by ${wrapper.scrollWidth - wrapper.clientWidth}px`;
+    })"""
+
+
+def assert_fits(page, name: str, viewport: str) -> None:
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 1, f"{name} scrolls sideways by {overflow}px at {viewport} width"
+    if viewport == "phone":
+        sideways = page.evaluate(SIDEWAYS_TABLES)
+        assert sideways == [], f"{name}: tables scroll sideways at phone width: {sideways}"
 
 
 def pages(world, scene):
@@ -64,7 +99,7 @@ def pages(world, scene):
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_every_page_loads_cleanly(open_as, world, scene, viewport):
-    signed_in = {}
+    signed_in, weights = {}, {}
     for name, user, path in pages(world, scene):
         if user.pk not in signed_in:
             signed_in[user.pk] = open_as(user, viewport=VIEWPORTS[viewport])
@@ -75,6 +110,32 @@ def test_every_page_loads_cleanly(open_as, world, scene, viewport):
         assert page.locator("link[href*='bootstrap.min.css']").count() == 1, name
         assert page.evaluate("getComputedStyle(document.body).fontFamily") != "", name
         assert page.locator("h1").count() >= 1, f"{name} has no heading"
-        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 1, f"{name} scrolls sideways by {overflow}px at {viewport} width"
+        weights[name] = page.evaluate("getComputedStyle(document.querySelector('main h1')).fontWeight")
+        assert_fits(page, name, viewport)
         screenshot(page, f"{name}-{viewport}")
+    assert len(set(weights.values())) == 1, f"the pages' h1 differ in weight: {weights}"
+    inbox = signed_in[world.alice.pk]
+    inbox.goto(reverse("parties:inbox"))
+    assert inbox.locator(".notification").count() == 3
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_sign_in_and_not_found_pages_load_cleanly(chromium, live_server, open_as, world, browser_problems, viewport):
+    context = chromium.new_context(base_url=live_server.url, viewport=VIEWPORTS[viewport])
+    try:
+        anonymous = browser_problems.watch(context.new_page())
+        response = anonymous.goto(reverse("login"))
+        assert response.status == 200
+        assert anonymous.get_by_role("button", name="Sign in").is_visible()
+        assert_fits(anonymous, "login", viewport)
+        screenshot(anonymous, f"login-{viewport}")
+    finally:
+        context.close()
+    charlie = open_as(world.charlie, viewport=VIEWPORTS[viewport])
+    response = charlie.goto(world.shipment().get_absolute_url())
+    assert response.status == 404
+    assert charlie.locator("h1").count() == 1
+    assert_fits(charlie, "404", viewport)
+    screenshot(charlie, f"404-{viewport}")
+    # Chromium logs the 404 of the page itself as a console error; that one is what this test asks for.
+    browser_problems[:] = [problem for problem in browser_problems if "404" not in problem]

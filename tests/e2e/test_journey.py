@@ -4,47 +4,43 @@ the dossier PDF. And charlie, of another sponsor, gets the 404 page for that shi
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from compliance.models import CountryProfile
 from shipments.models import Shipment
 from tests.conftest import pdf_bytes
 from tests.e2e.conftest import PASSWORD, screenshot
-from tests.factories import DocumentRequirementFactory
+from tests.factories import SiteFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def sponsor_owes_everything(world):
-    """Brazil asks the sponsor for a commercial invoice, the US for a packing list: all the sponsor's to upload."""
-    return [
-        DocumentRequirementFactory(
-            country__country="BR",
-            direction="import",
-            document_type="commercial_invoice",
-            provided_by="sponsor",
-            lead_time_days=5,
-        ),
-        DocumentRequirementFactory(
-            country__country="US",
-            direction="export",
-            document_type="packing_list",
-            provided_by="sponsor",
-            lead_time_days=2,
-        ),
-    ]
+def consignee_site(world):
+    """The São Paulo hospital is a site of sponsor A's trial, so the draft form offers it as the consignee."""
+    return SiteFactory(trial=world.trial, organization=world.site, site_number="101", name="Hospital São Paulo")
 
 
-def test_draft_upload_review_sign_and_download(open_as, world, sponsor_owes_everything, tmp_path):
-    world.site.roles.get_or_create(role="consignee")
+@pytest.fixture
+def brazil_charges_duties(sponsor_owes_everything):
+    CountryProfile.objects.filter(country="BR").update(
+        standard_duty_rate=Decimal("10"), standard_vat_rate=Decimal("18"), imp_duty_exempt=False, imp_vat_exempt=False
+    )
+
+
+def test_draft_upload_review_sign_and_download(
+    open_as, world, sponsor_owes_everything, consignee_site, brazil_charges_duties, tmp_path
+):
     alice = open_as(world.alice)
     alice.goto("/shipments/new/")
     alice.select_option("select[name=trial]", str(world.trial.pk))
     alice.select_option("select[name=ior]", str(world.ior.pk))
     alice.select_option("select[name=eor]", str(world.eor.pk))
+    alice.select_option("select[name=consignee]", str(world.site.pk))
     alice.select_option("select[name=origin_country]", "US")
     alice.select_option("select[name=destination_country]", "BR")
     alice.fill("textarea[name=origin_address]", "Clinical depot, Memphis TN")
@@ -64,18 +60,14 @@ def test_draft_upload_review_sign_and_download(open_as, world, sponsor_owes_ever
     expect(preflight).to_contain_text("Commercial invoice", timeout=15_000)
     expect(preflight).to_contain_text("Packing list")
     expect(preflight).to_contain_text(re.compile(r"[Ee]arliest"))
+    expect(preflight.locator("li", has_text="Import duty (10%)")).to_contain_text("1,200.00")
     screenshot(alice, "journey-1-draft-preflight")
 
-    consignee = alice.locator("select[name=consignee]")
-    if consignee.locator(f"option[value='{world.site.pk}']").count():
-        consignee.select_option(str(world.site.pk))
     alice.get_by_role("button", name=re.compile(r"^(Save|Create)")).first.click()
     alice.wait_for_load_state("networkidle")
     shipment = Shipment.objects.get(trial=world.trial, origin_address="Clinical depot, Memphis TN")
     expect(alice).to_have_url(re.compile(re.escape(shipment.get_absolute_url()) + "$"))
-    if shipment.consignee_id is None:  # the form offered no consignee for this fresh trial: set it as the API would
-        Shipment.objects.filter(pk=shipment.pk).update(consignee=world.site)
-        alice.reload()
+    assert shipment.consignee == world.site
 
     alice.locator("button[data-action=submit]").click()
     alice.wait_for_load_state("networkidle")

@@ -15,6 +15,8 @@ from parties.models import Notification, NotificationPreference
 from parties.selectors import notification_list
 
 INBOX = "/notifications/"
+# Session, user, memberships, unread count, the preference: nothing on the page is a list that grows.
+PREFERENCES_MAX_QUERIES = 7
 
 
 def _note(user, subject="Hello", shipment=None, **extra):
@@ -287,3 +289,26 @@ def test_preferences_of_one_user_never_touch_another(world, client):
     world.alice.refresh_from_db()
     assert world.alice.time_zone == "UTC"
     assert not NotificationPreference.objects.filter(user=world.alice).exists()
+
+
+def _preferences_queries(client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("parties:preferences"))
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_preferences_queries_are_few_and_do_not_grow_with_the_notifications(
+    world, client, django_assert_max_num_queries
+):
+    NotificationPreference.objects.create(user=world.alice, email_mode="digest", digest_hour=18)
+    client.force_login(world.alice)
+    for i in range(3):
+        _note(world.alice, f"Note {i}", shipment=world.shipment())
+    client.get(reverse("parties:preferences"))
+    few = _preferences_queries(client)
+    for i in range(9):
+        _note(world.alice, f"More {i}", shipment=world.shipment())
+    assert _preferences_queries(client) == few
+    with django_assert_max_num_queries(PREFERENCES_MAX_QUERIES):
+        client.get(reverse("parties:preferences"))

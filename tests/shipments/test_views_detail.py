@@ -277,3 +277,26 @@ def test_queries_do_not_grow_with_items_documents_and_events(client, world, requ
     body = response.content.decode()
     assert body.count('class="doc-entry') == 8
     assert section(body, "items").count("ABC-123 100 mg vial") == 7
+
+
+@pytest.mark.parametrize("name", ["shipments:actions", "shipments:record"])
+@pytest.mark.parametrize("persona", ["alice", "ivan"])
+def test_the_actions_partial_and_the_record_do_not_grow_with_the_shipment(client, world, requirements, name, persona):
+    small = services.shipment_submit(actor=world.alice, shipment=world.shipment())
+    large = services.shipment_submit(actor=world.alice, shipment=world.shipment())
+    _grow(world, small, 3)
+    _grow(world, large, 6)
+    client.force_login(getattr(world, persona))
+    counts = []
+    for shipment in (small, large):
+        url = reverse(name, args=[shipment.reference])
+        client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+    if name == "shipments:record":
+        assert response.content.decode().count('"original_name"') >= 6
+    else:
+        assert 'data-action="submit_dossier"' in response.content.decode()

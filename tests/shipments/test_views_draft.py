@@ -15,7 +15,7 @@ from ior_platform.core.models import AuditEvent
 from shipments.choices import ShipmentStatus as S
 from shipments.models import Shipment, ShipmentItem
 from tests.conftest import force_status
-from tests.factories import ShipmentItemFactory, SiteFactory
+from tests.factories import OrganizationFactory, ShipmentItemFactory, SiteFactory, TrialFactory
 from tests.shipments.test_views_detail import section
 
 CREATE = reverse("shipments:create")
@@ -427,3 +427,87 @@ def test_preflight_refuses_get_and_never_fails_on_garbage(client, world):
     response = client.post(PREFLIGHT, garbage)
     assert response.status_code == 200
     assert 'data-testid="preflight-missing"' in response.content.decode()
+
+
+def preflight_items(count: int) -> dict:
+    categories = ["imp", "device", "ancillary", "lab_kit"]
+    data = management(count)
+    for index in range(count):
+        data.update(
+            {
+                f"items-{index}-product_name": f"Product {index}",
+                f"items-{index}-category": categories[index % len(categories)],
+                f"items-{index}-quantity": "10",
+                f"items-{index}-unit": "each",
+                f"items-{index}-unit_value": "12.50",
+                f"items-{index}-hs_code": "300215",
+                f"items-{index}-expiry_date": day(400),
+            }
+        )
+    return data
+
+
+def test_preflight_queries_do_not_grow_with_the_items(client, world, requirements, brazil_permit):
+    client.force_login(world.alice)
+    route = {name: value for name, value in draft_data(world).items() if not name.startswith("items-")}
+    client.post(PREFLIGHT, {**route, **preflight_items(1)})  # what a first request caches is not the point
+    counts = []
+    for items in (1, 10):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(PREFLIGHT, {**route, **preflight_items(items)})
+        assert response.status_code == 200
+        assert "Required documents" in response.content.decode()
+        counts.append(len(queries))
+    assert counts[0] == counts[1], [q["sql"] for q in queries.captured_queries]
+
+
+def test_charlie_posting_sponsor_a_trial_to_the_preflight_learns_nothing_of_it(
+    client, world, requirements, brazil_permit
+):
+    client.force_login(world.charlie)
+    response = client.post(PREFLIGHT, draft_data(world))
+    assert response.status_code in (200, 404)
+    body = response.content.decode()
+    for secret in (
+        world.trial.protocol_number,
+        world.trial.title,
+        world.site.name,
+        brazil_permit.number,
+        "ABC-123",
+        "1,000",
+    ):
+        assert secret not in body, secret
+
+
+def test_the_create_page_queries_do_not_grow_with_trials_sites_and_parties(client, world):
+    def add(n: int) -> None:
+        for _ in range(n):
+            trial = TrialFactory(sponsor=world.sponsor_a)
+            SiteFactory(trial=trial, organization=OrganizationFactory(country="BR", roles=["consignee"]))
+            for role in ("ior", "eor", "broker", "courier"):
+                OrganizationFactory(roles=[role])
+
+    client.force_login(world.alice)
+    add(2)
+    client.get(CREATE)
+    with CaptureQueriesContext(connection) as few:
+        body = client.get(CREATE).content.decode()
+    trials = body.count(
+        '<option value="', body.index('name="trial"'), body.index("</select>", body.index('name="trial"'))
+    )
+    add(4)
+    with CaptureQueriesContext(connection) as many:
+        more = client.get(CREATE).content.decode()
+    more_trials = more.count(
+        '<option value="', more.index('name="trial"'), more.index("</select>", more.index('name="trial"'))
+    )
+    assert more_trials == trials + 4
+    assert len(many) == len(few), [query["sql"] for query in many.captured_queries]
+
+
+def test_the_cold_chain_fields_are_named_as_the_shipment_page_names_them(client, world):
+    client.force_login(world.alice)
+    body = client.get(CREATE).content.decode()
+    assert '<label class="form-label" for="id_qualified_duration_hours">Pack-out qualified for (hours)</label>' in body
+    assert '<label class="form-label" for="id_excursion_budget_minutes">Excursion budget (minutes)</label>' in body
+    assert "Qualified duration hours" not in body and "Excursion budget minutes" not in body
