@@ -3,6 +3,7 @@ an empty list means the way is clear. Guards read, never write."""
 
 from django.utils import timezone
 
+from compliance.choices import TemperatureClass
 from compliance.consistency import consistency_reasons
 from compliance.models import CountryProfile
 from compliance.permits import permit_reasons, permit_validity_reasons
@@ -124,9 +125,25 @@ def _clear(shipment) -> list[str]:
     return []
 
 
+# The site confirms delivery with the temperature record (DOMAIN.md): goods that travel cold are delivered only once
+# a logger file is on the shipment, because without one an excursion would never be found and nothing would put the
+# goods in quarantine. Ambient goods (equipment, room-temperature products) often travel without a logger.
+LOGGED_CLASSES = frozenset(
+    {TemperatureClass.REFRIGERATED, TemperatureClass.FROZEN, TemperatureClass.DEEP_FROZEN, TemperatureClass.CRYOGENIC}
+)
+
+
 def _deliver(shipment) -> list[str]:
-    reason = QUARANTINE_REASONS.get(shipment.quarantine_status)
-    return [reason] if reason else []
+    reasons = []
+    quarantine = QUARANTINE_REASONS.get(shipment.quarantine_status)
+    if quarantine:
+        reasons.append(quarantine)
+    if shipment.temperature_class in LOGGED_CLASSES and not shipment.temperature_logs.exists():
+        reasons.append(
+            f"no temperature record: a {shipment.temperature_range} shipment is delivered with its logger file, "
+            "uploaded on the shipment page"
+        )
+    return reasons
 
 
 def cold_chain_exit_open(shipment, name: str) -> bool:

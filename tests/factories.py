@@ -146,9 +146,10 @@ class DocumentRequirementFactory(factory.django.DjangoModelFactory):
     source = "Test fixture"
 
 
-def temperature_log_for(shipment, *, uploaded_by=None, serial: str = "LOGGER-1", spike_to: float = 9.0):
+def temperature_log_for(shipment, *, uploaded_by=None, serial: str = "LOGGER-1", spike_to: float | None = 9.0):
     """A stored temperature log of `shipment` with its readings and one 20-minute excursion above 2–8 °C, made without
-    the import service (for tests that need the rows, not the import)."""
+    the import service (for tests that need the rows, not the import). `spike_to=None`: a clean 5 °C trace with no
+    excursion, the record a refrigerated shipment is delivered with."""
     from datetime import UTC, datetime
 
     import numpy as np
@@ -158,7 +159,8 @@ def temperature_log_for(shipment, *, uploaded_by=None, serial: str = "LOGGER-1",
     start = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp())
     times = start + 60 * np.arange(121, dtype=np.int64)
     temperatures = np.full(times.size, 5.0)
-    temperatures[50:70] = spike_to
+    if spike_to is not None:
+        temperatures[50:70] = spike_to
     log = TemperatureLog.objects.create(
         shipment=shipment,
         logger_serial=serial,
@@ -172,14 +174,16 @@ def temperature_log_for(shipment, *, uploaded_by=None, serial: str = "LOGGER-1",
         range_low=2.0,
         range_high=8.0,
         min_temperature=5.0,
-        max_temperature=spike_to,
+        max_temperature=float(temperatures.max()),
         mean_temperature=float(temperatures.mean()),
         mean_kinetic_temperature=5.5,
         delta_h=83.144,
-        minutes_above=20.0,
+        minutes_above=0.0 if spike_to is None else 20.0,
         minutes_below=0.0,
     )
     TemperatureSeries.pack(log, times, temperatures).save(force_insert=True)
+    if spike_to is None:
+        return log
     Excursion.objects.create(
         shipment=shipment,
         log=log,

@@ -47,6 +47,8 @@ from parties.models import (
 )
 from shipments import services
 from shipments.choices import ShipmentStatus as S
+from shipments.coldchain.services import temperature_log_import
+from shipments.guards import LOGGED_CLASSES
 from shipments.models import Shipment, Site, Trial
 
 DEMO_NOTE = "Invented for the demo by seed_demo; not a real authorisation."
@@ -1141,10 +1143,26 @@ class _ShipmentBuilder:
                     shipment = self._fire("hold", shipment, number, creator, reason=plan.hold_reason)
                     shipment = self._fire("release", shipment, number, creator, reason="Query answered; released")
                 kwargs["customs_entry_number"] = _customs_entry(shipment.destination_country, number, self.today)
+            elif name == "deliver" and shipment.temperature_class in LOGGED_CLASSES:
+                self._file_logger_record(shipment, number, creator)
             shipment = self._fire(name, shipment, number, creator, **kwargs)
             if shipment.status != reached:
                 raise DemoDataError(f"{name} left the shipment {shipment.status}, not {reached}")
         return shipment
+
+    def _file_logger_record(self, shipment: Shipment, number: int, creator: User) -> None:
+        """The site reads the shipment's data logger on arrival and files its export (cold goods are delivered with
+        their temperature record): a clean trace inside the class's range, every 10 minutes since dispatch."""
+        site_user = self.actor_for("deliver", shipment, number, creator)
+        self.step = f"file the logger record as {site_user.username}"
+        log = temperature_log_import(
+            actor=site_user,
+            shipment=shipment,
+            logger_serial=f"TL-{number:05d}",
+            uploaded_file=SimpleUploadedFile(f"TL-{number:05d}.csv", _logger_csv(shipment, number)),
+        )
+        if log.file:
+            self.stored_files.append(log.file.name)
 
     def _collect_documents(
         self, shipment: Shipment, plan: ShipmentPlan, number: int, creator: User, until: str
@@ -1236,3 +1254,22 @@ class _ShipmentBuilder:
             plan = ShipmentPlan(returned.reference, "", "", final_state, days, sponsor_editor.username)
             returned = self._advance(returned, plan, number, sponsor_editor, until=final_state)
         self.returns.append(returned)
+
+
+def _logger_csv(shipment: Shipment, number: int) -> bytes:
+    """A logger export of the kind sites file on arrival: a header line, then a reading every 10 minutes from the
+    pack-out (an hour before dispatch) to now, wandering gently around the middle of the shipment's range."""
+    band = shipment.temperature_range
+    low = band.low if band.low is not None else band.high - 20
+    high = band.high if band.high is not None else band.low + 20
+    middle, swing = (low + high) / 2, (high - low) / 6
+    start = (shipment.dispatched_at or timezone.now()) - timedelta(hours=1)
+    end = timezone.now()
+    lines = ["Timestamp (UTC),Temperature (°C)"]
+    moment, step = start, 0
+    while moment <= end or step < 2:
+        wobble = ((step * 7 + number * 13) % 24 - 12) / 12  # a deterministic wander in [-1, 1)
+        lines.append(f"{moment:%Y-%m-%dT%H:%M:%SZ},{middle + swing * wobble:.2f}")
+        moment += timedelta(minutes=10)
+        step += 1
+    return ("\n".join(lines) + "\n").encode()

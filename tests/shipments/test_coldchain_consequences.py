@@ -155,6 +155,37 @@ def test_delivery_is_refused_while_the_goods_are_in_quarantine(world, quarantine
     assert services.transition_refusals(quarantined, world.sam, "deliver") == [QUARANTINED]
 
 
+NO_RECORD = (
+    "no temperature record: a 2 to 8 °C shipment is delivered with its logger file, uploaded on the shipment page"
+)
+
+
+def test_cold_goods_are_not_delivered_without_their_temperature_record(world, shipment):
+    """The site confirms delivery with the temperature record (DOMAIN.md): without a logger file no excursion could
+    ever be found, so nothing would put the goods in quarantine."""
+    assert services.transition_refusals(shipment, world.sam, "deliver") == [NO_RECORD]
+    with pytest.raises(TransitionRefused) as refused:
+        services.shipment_deliver(actor=world.sam, shipment=shipment)
+    assert refused.value.reasons == [NO_RECORD]
+    assert fresh(shipment).status == "out_for_delivery"
+    assert not AuditEvent.objects.filter(action="shipment.deliver").exists()
+
+    import_spike(world.sam, shipment, spikes=())
+    assert services.shipment_deliver(actor=world.sam, shipment=fresh(shipment)).status == "delivered"
+
+
+@pytest.mark.parametrize("temperature_class", ["frozen", "deep_frozen", "cryogenic"])
+def test_every_cold_class_needs_its_temperature_record(world, temperature_class):
+    shipment = force_status(world.shipment(temperature_class=temperature_class), "out_for_delivery")
+    reasons = services.transition_refusals(shipment, world.sam, "deliver")
+    assert len(reasons) == 1 and reasons[0].startswith("no temperature record: a ")
+
+
+def test_ambient_goods_are_delivered_without_a_logger(world):
+    shipment = force_status(world.shipment(temperature_class="ambient"), "out_for_delivery")
+    assert services.shipment_deliver(actor=world.sam, shipment=shipment).status == "delivered"
+
+
 def test_an_excursion_within_budget_still_quarantines(world, shipment):
     """The budget informs QA's assessment; it does not replace it."""
     import_spike(world.sam, shipment, spikes=((600, 605, 8.5),))

@@ -12,7 +12,7 @@ from shipments import services
 from shipments.choices import ShipmentStatus as S
 from shipments.models import Shipment
 from tests.conftest import force_status
-from tests.factories import DEMO_PASSWORD
+from tests.factories import DEMO_PASSWORD, temperature_log_for
 
 # The machine as DOMAIN.md draws it: (state, transition) -> target. Every other pair must be refused.
 EXPECTED = {
@@ -83,6 +83,8 @@ def test_every_state_and_transition(world, state, name):
     # Dispatch straight from approved is for routes without export clearance: a domestic route here.
     route = domestic_route() if (state, name) == (S.APPROVED, "dispatch") else {}
     shipment = force_status(world.shipment(**route), state)
+    if name == "deliver":
+        temperature_log_for(shipment, spike_to=None)  # cold goods are delivered with their temperature record
     target = EXPECTED.get((state, name))
     if target is None:
         with pytest.raises(TransitionRefused) as refused:
@@ -140,6 +142,8 @@ ROLE_CASES = [
 @pytest.mark.parametrize(("name", "state", "allowed", "refused"), ROLE_CASES)
 def test_only_the_right_party_and_role_may_fire(world, name, state, allowed, refused):
     shipment = force_status(world.shipment(), state)
+    if name == "deliver":
+        temperature_log_for(shipment, spike_to=None)
     for persona in refused:
         with pytest.raises(NotPermitted) as denied:
             services.TRANSITION_SERVICES[name](actor=getattr(world, persona), shipment=shipment, **ARGS.get(name, {}))

@@ -21,7 +21,7 @@ from shipments.choices import ShipmentStatus as S
 from shipments.models import Shipment, ShipmentItem
 from shipments.tasks import notify_shipment_event
 from tests.conftest import days, force_status, pdf_file
-from tests.factories import DEMO_PASSWORD
+from tests.factories import DEMO_PASSWORD, temperature_log_for
 
 VALID_DRAFT = {
     "origin_country": "US",
@@ -208,6 +208,7 @@ def test_full_journey_to_delivery_keeps_an_intact_audit_chain(world, requirement
     shipment = services.shipment_release(actor=world.bruno, shipment=shipment)
     shipment = services.shipment_clear(actor=world.ivan, shipment=shipment, customs_entry_number="DI-1")
     shipment = services.shipment_out_for_delivery(actor=world.cora, shipment=shipment)
+    temperature_log_for(shipment, uploaded_by=world.sam, spike_to=None)
     shipment = services.shipment_deliver(actor=world.sam, shipment=shipment)
     assert shipment.status == S.DELIVERED
     assert shipment.airway_bill == "020-12345675"
