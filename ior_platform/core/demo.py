@@ -9,6 +9,7 @@ real run would leave. Country facts and document requirements are the sourced re
 Running it again creates nothing: reference data is looked up by natural key, and a shipment whose
 reference exists is skipped."""
 
+import math
 import zlib
 from base64 import b32decode
 from collections import defaultdict
@@ -1257,18 +1258,20 @@ class _ShipmentBuilder:
 
 
 def _logger_csv(shipment: Shipment, number: int) -> bytes:
-    """A logger export of the kind sites file on arrival: a header line, then a reading every 10 minutes from the
-    pack-out (an hour before dispatch) to now, wandering gently around the middle of the shipment's range."""
+    """A logger export of the kind sites file on arrival: a header line, then a reading every 10 minutes over the
+    journey (the demo's transitions all happen at seeding, so it is drawn as the three days before now), wandering
+    gently around the middle of the shipment's range."""
     band = shipment.temperature_range
     low = band.low if band.low is not None else band.high - 20
     high = band.high if band.high is not None else band.low + 20
     middle, swing = (low + high) / 2, (high - low) / 6
-    start = (shipment.dispatched_at or timezone.now()) - timedelta(hours=1)
     end = timezone.now()
+    start = end - timedelta(days=3)
     lines = ["Timestamp (UTC),Temperature (°C)"]
     moment, step = start, 0
-    while moment <= end or step < 2:
-        wobble = ((step * 7 + number * 13) % 24 - 12) / 12  # a deterministic wander in [-1, 1)
+    while moment <= end:
+        # A slow daily swing with a little ripple, the same at every seeding.
+        wobble = 0.8 * math.sin(2 * math.pi * step / 144 + number) + 0.1 * math.sin(step * 1.7)
         lines.append(f"{moment:%Y-%m-%dT%H:%M:%SZ},{middle + swing * wobble:.2f}")
         moment += timedelta(minutes=10)
         step += 1
