@@ -149,6 +149,24 @@ def test_password_reset_mails_a_link_that_sets_a_new_password(client, world):
     assert world.alice.check_password(NEW_PASSWORD)
 
 
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("Short-pw-1", "This password is too short. It must contain at least 12 characters."),
+        ("password1234", "This password is too common."),
+    ],
+)
+def test_password_reset_holds_the_password_policy(client, world, password, message):
+    client.post(reverse("password_reset"), {"email": "alice@example.test"})
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
+    confirm = client.get(link, follow=True)
+    refused = client.post(confirm.redirect_chain[-1][0], {"new_password1": password, "new_password2": password})
+    assert refused.status_code == 200
+    assert message in refused.content.decode()
+    world.alice.refresh_from_db()
+    assert world.alice.check_password(DEMO_PASSWORD) and not world.alice.check_password(password)
+
+
 def test_password_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(client, db):
     response = client.post(reverse("password_reset"), {"email": "nobody@example.test"}, follow=True)
     assert "Check your e-mail" in response.content.decode()
