@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from ior_platform.core import health, metrics
@@ -9,6 +11,12 @@ from shipments import views_overview
 
 # The admin refuses a session that has not given its second factor, whatever the middleware lets through.
 admin.site.__class__ = VerifiedAdminSite
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin's, the API docs'): the site's icon."""
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
+
 
 urlpatterns = [
     path("", views_overview.dashboard, name="home"),
@@ -28,6 +36,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    path("favicon.ico", favicon, name="favicon"),
 ]
 
 handler500 = "ior_platform.core.api.errors.server_error"

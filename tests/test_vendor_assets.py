@@ -25,3 +25,10 @@ def test_templates_load_no_script_or_stylesheet_from_another_host():
     templates = (ROOT / "templates").rglob("*.html")
     offenders = [str(path.relative_to(ROOT)) for path in templates if REMOTE_ASSET.search(path.read_text())]
     assert offenders == []
+
+
+def test_favicon_ico_points_at_the_sites_icon_for_anyone(client, db):
+    """Pages that name no icon (the admin's, the API docs') make browsers ask for /favicon.ico: never a 404."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"] == "/static/img/favicon.svg"

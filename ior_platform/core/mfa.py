@@ -308,7 +308,7 @@ class VerifiedAdminSite(OTPAdminSite):
 
 # Reachable before the second factor: the pages that take it, signing out, and what probes and browsers fetch.
 OPEN_URL_NAMES = ("mfa:verify", "mfa:setup", "logout")
-OPEN_PREFIXES = ("/healthz", "/readyz", "/metrics")
+OPEN_PREFIXES = ("/healthz", "/readyz", "/metrics", "/favicon.ico")
 
 
 class MfaRequiredMiddleware:
