@@ -3,10 +3,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from ior_platform.core.admin import AuditedAdmin, CountryListFilter
+from ior_platform.core.admin import AuditedAdmin, CountryListFilter, ReadOnlyAdminMixin
 from ior_platform.core.models import AuditEvent
 from shipments.choices import ShipmentStatus
-from shipments.models import Shipment, ShipmentItem, Site, Trial
+from shipments.models import Shipment, ShipmentItem, Site, TrackingEvent, Trial
 
 
 class SiteInline(admin.TabularInline):
@@ -180,3 +180,28 @@ class ShipmentAdmin(AuditedAdmin):
         url = reverse("admin:core_auditevent_changelist")
         count = AuditEvent.objects.filter(shipment=obj).count()
         return format_html('<a href="{}?{}">{} events</a>', url, urlencode({"shipment__id__exact": obj.pk}), count)
+
+
+@admin.register(TrackingEvent)
+class TrackingEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Append-only: a wrong event is corrected by a later one, through the page or the API."""
+
+    list_display = ("occurred_at", "shipment", "code", "location", "country", "recorded_by", "via")
+    list_filter = ("code", "via")
+    search_fields = ("shipment__reference", "location", "description", "external_id")
+    list_select_related = ("shipment", "recorded_by")
+    date_hierarchy = "occurred_at"
+    ordering = ("-occurred_at", "-id")
+    fields = (
+        "shipment",
+        "occurred_at",
+        "code",
+        "location",
+        "country",
+        "description",
+        "external_id",
+        "recorded_by",
+        "recorded_at",
+        "via",
+    )
+    readonly_fields = fields

@@ -21,6 +21,22 @@ class ShipmentStatus(models.TextChoices):
 FINAL_STATUSES = frozenset(
     {ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED, ShipmentStatus.DESTROYED, ShipmentStatus.CANCELLED}
 )
+# From approval on the goods are packed and on their way (or were): what happens to them physically, a logger's
+# record or a courier's scan, is recorded from here until the shipment is closed, a cancelled one never having moved.
+GOODS_MOVING_STATUSES = frozenset(
+    {
+        ShipmentStatus.APPROVED,
+        ShipmentStatus.EXPORT_CLEARED,
+        ShipmentStatus.IN_TRANSIT,
+        ShipmentStatus.CUSTOMS_CLEARANCE,
+        ShipmentStatus.CUSTOMS_HOLD,
+        ShipmentStatus.CLEARED,
+        ShipmentStatus.OUT_FOR_DELIVERY,
+        ShipmentStatus.DELIVERED,
+        ShipmentStatus.RETURNED,
+        ShipmentStatus.DESTROYED,
+    }
+)
 
 
 class RouteKind(models.TextChoices):
@@ -103,3 +119,23 @@ DISPOSITION_OUTCOMES = {
     DispositionDecision.REJECT: QuarantineStatus.REJECTED,
     DispositionDecision.DESTROY: QuarantineStatus.DESTRUCTION_ORDERED,
 }
+
+
+class TrackingEventCode(models.TextChoices):
+    """What a courier's scan says happened to the goods."""
+
+    PICKED_UP = "picked_up", "Picked up"
+    DEPARTED = "departed", "Departed"
+    ARRIVED = "arrived", "Arrived"
+    IN_CUSTOMS = "in_customs", "In customs"
+    CUSTOMS_RELEASED = "customs_released", "Released by customs"
+    OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
+    DELIVERED = "delivered", "Delivered"
+    EXCEPTION = "exception", "Exception"
+    INFO = "info", "Information"
+
+
+class RecordedVia(models.TextChoices):
+    PAGE = "page", "Shipment page"
+    API = "api", "API"
+    PLATFORM = "platform", "Platform"

@@ -26,8 +26,10 @@ from shipments.choices import (
     LoggerLayout,
     QuantityUnit,
     QuarantineStatus,
+    RecordedVia,
     RouteKind,
     ShipmentStatus,
+    TrackingEventCode,
     TrialPhase,
 )
 from shipments.coldchain.ranges import TemperatureRange, class_defaults, temperature_range
@@ -719,3 +721,58 @@ class ColdChainDisposition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shipment}: {self.get_decision_display()} ({self.decided_at:%Y-%m-%d %H:%M} UTC)"
+
+
+class TrackingEvent(models.Model):
+    """One scan or status message from the carrier: what happened to the goods, where and when. Append-only: a
+    mistake is corrected by a later event, never by changing this one."""
+
+    LOCATION_MAX_LENGTH = 120
+    DESCRIPTION_MAX_LENGTH = 1000
+    EXTERNAL_ID_MAX_LENGTH = 100
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="tracking_events")
+    occurred_at = models.DateTimeField(help_text="When it happened, as the courier reports it (stored in UTC).")
+    code = models.CharField(max_length=20, choices=TrackingEventCode.choices)
+    location = models.CharField(max_length=LOCATION_MAX_LENGTH, help_text='Where, e.g. "JFK, New York".')
+    country = CountryField(blank=True)
+    description = models.TextField(max_length=DESCRIPTION_MAX_LENGTH, blank=True)
+    external_id = models.CharField(
+        max_length=EXTERNAL_ID_MAX_LENGTH,
+        blank=True,
+        help_text="The courier's own id of the event: the same id sent again records nothing new.",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+    via = models.CharField(max_length=10, choices=RecordedVia.choices, default=RecordedVia.PAGE)
+
+    # Set by tracking_event_record on the event it returns when the courier sent that event again.
+    replayed = False
+
+    objects = TenantQuerySet.as_manager()
+    tenancy = ("shipment", "shipment__")
+
+    class Meta:
+        ordering = ["shipment", "occurred_at", "id"]
+        constraints = [
+            # A courier system re-sending its events must not record them twice.
+            models.UniqueConstraint(
+                fields=["shipment", "external_id"],
+                condition=~Q(external_id=""),
+                name="trackingevent_external_id_once_per_shipment",
+            ),
+            models.CheckConstraint(condition=Q(code__in=TrackingEventCode.values), name="trackingevent_code_valid"),
+            models.CheckConstraint(condition=Q(via__in=RecordedVia.values), name="trackingevent_via_valid"),
+            models.CheckConstraint(condition=~Q(location=""), name="trackingevent_has_location"),
+            valid_country_constraint("country", model="trackingevent", nullable=True),
+        ]
+        indexes = [models.Index(fields=["shipment", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_code_display()} at {self.location} ({self.occurred_at:%Y-%m-%d %H:%M} UTC)"
+
+    @property
+    def place(self) -> str:
+        return f"{self.location}, {country_name(self.country)}" if self.country else self.location

@@ -34,6 +34,8 @@ ACTION_ACTORS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     # Whoever holds the goods or answers for them may file a logger's record: the sponsor (who packed them), the
     # courier (who carried them), the site (who read the logger on arrival) and the importer of record.
     "upload_temperature_log": (frozenset({P.SPONSOR, P.COURIER, P.CONSIGNEE, P.IOR}), STAFF_ROLES),
+    # The carrier reports its own scans; the importer and exporter of record pass on what the carrier told them.
+    "record_tracking_event": (frozenset({P.COURIER, P.IOR, P.EOR}), frozenset({R.EDITOR, R.MANAGER})),
     # The goods' owner answers for their quality: its own quality unit decides, not a CRO acting for it.
     "record_disposition": (frozenset({P.SPONSOR}), frozenset({R.QA})),
 }
@@ -63,6 +65,7 @@ TRANSITION_VERBS = {
     "recheck_compliance": "re-check the requirements of",
     "upload_temperature_log": "upload temperature logs of",
     "record_disposition": "record the cold-chain disposition of",
+    "record_tracking_event": "record tracking events of",
 }
 
 

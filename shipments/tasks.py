@@ -7,6 +7,7 @@ from ior_platform.core.celery_tasks import DurableTask
 from shipments.coldchain.notifications import cold_chain_event_notify
 from shipments.coldchain.packout import pack_out_margin_alert
 from shipments.notifications import shipment_event_notify
+from shipments.tracking.notifications import tracking_exception_notify
 
 
 @shared_task(base=DurableTask, acks_late=True)
@@ -17,6 +18,11 @@ def notify_shipment_event(event_id: int) -> int:
 @shared_task(base=DurableTask, acks_late=True)
 def notify_cold_chain_event(event_id: int) -> int:
     return cold_chain_event_notify(event_id=event_id)
+
+
+@shared_task(base=DurableTask, acks_late=True)
+def notify_tracking_exception(event_id: int) -> int:
+    return tracking_exception_notify(event_id=event_id)
 
 
 @shared_task(base=DurableTask, acks_late=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from shipments import views, views_coldchain, views_overview
+from shipments import views, views_coldchain, views_overview, views_tracking
 
 app_name = "shipments"
 
@@ -21,6 +21,7 @@ urlpatterns = [
         views_coldchain.coldchain_disposition,
         name="coldchain_disposition",
     ),
+    path("<str:reference>/tracking-events/", views_tracking.tracking_event_add, name="tracking_event_add"),
     path("<str:reference>/", views.shipment_detail, name="detail"),
     path("<str:reference>/transitions/<str:name>/", views.shipment_transition, name="transition"),
     path("<str:reference>/record.json", views.shipment_record, name="record"),

@@ -32,8 +32,11 @@ from shipments.forms import (
     item_formset,
     proposal_from,
 )
-from shipments.models import Shipment, ShipmentItem, Trial
+from shipments.models import Shipment, ShipmentItem, TrackingEvent, Trial
 from shipments.rules import refusal
+from shipments.tracking.forms import TrackingEventForm
+from shipments.tracking.selectors import tracking_event_list
+from shipments.tracking.services import tracking_refusal
 from shipments.views_coldchain import cold_chain_context
 
 S = ShipmentStatus
@@ -84,6 +87,8 @@ INPUT_LABELS = {
 CAUTIOUS_ACTIONS = {"reject", "hold", "return_to_origin", "destroy", "cancel"}
 # Facts a transition's own form asks for: a guard that misses only these does not disable the button.
 ANSWERED_IN_FORM = {"dispatch": ("airway_bill",), "clear": ("customs_entry_number",)}
+# Set on the request by a plain (non-htmx) POST of the tracking form that failed, so the page shows its errors.
+TRACKING_FORM_ATTR = "tracking_event_form"
 
 
 def _visible_or_404(user, reference: str) -> Shipment:
@@ -123,6 +128,7 @@ class TimelineEntry:
     reason: str = ""
     facts: list[tuple[str, str]] = field(default_factory=list)
     upcoming: bool = False
+    tracking: TrackingEvent | None = None
 
 
 @dataclass
@@ -218,10 +224,19 @@ def audit_rows(events) -> list[AuditRow]:
     ]
 
 
-def timeline(shipment: Shipment, events) -> list[TimelineEntry]:
+def timeline(shipment: Shipment, events, tracking_events=()) -> list[TimelineEntry]:
     """The shipment's story in time order: its status changes with the facts recorded on the way (air waybill,
-    tracking number, customs entry), then the dates still ahead."""
-    entries = []
+    tracking number, customs entry) and the courier's tracking events, then the dates still ahead."""
+    entries = [
+        TimelineEntry(
+            at=event.occurred_at,
+            title=event.get_code_display(),
+            actor=(event.recorded_by.get_full_name() or event.recorded_by.get_username()) if event.recorded_by else "",
+            organization=str(event.recorded_by.organization or "") if event.recorded_by else "",
+            tracking=event,
+        )
+        for event in tracking_events
+    ]
     for event in events:
         changes = event.changes or {}
         status_change = changes.get("status") if event.action.startswith("shipment.") else None
@@ -246,6 +261,8 @@ def timeline(shipment: Shipment, events) -> list[TimelineEntry]:
         elif event.action == "shipment.created":
             entry.status, entry.status_label = S.DRAFT, S.DRAFT.label
         entries.append(entry)
+    # In time order; at the same instant a transition comes before the scan it gave rise to.
+    entries.sort(key=lambda entry: (entry.at, entry.tracking is not None))
     if shipment.status not in FINAL_STATUSES:
         if shipment.status in NOT_SHIPPED:
             entries.append(TimelineEntry(at=shipment.planned_ship_date, title="Planned ship date", upcoming=True))
@@ -277,7 +294,7 @@ def shipment_detail(request, reference: str):
             ],
             "items": items,
             "items_total": sum((item.line_value for item in items), Decimal(0)),
-            "timeline": timeline(shipment, events),
+            **timeline_context(request, shipment, events),
             "audit_rows": audit_rows(events[::-1][:AUDIT_TRAIL_LIMIT]),
             "audit_total": len(events),
             "audit_limit": AUDIT_TRAIL_LIMIT,
@@ -286,6 +303,21 @@ def shipment_detail(request, reference: str):
             **cold_chain_context(request, shipment),
         },
     )
+
+
+def timeline_context(request, shipment: Shipment, events, form: TrackingEventForm | None = None) -> dict:
+    """The timeline card: transitions and tracking events in time order, and the tracking form for those who may
+    record one now. A failed plain POST of the form comes back bound on the request."""
+    may_record = tracking_refusal(shipment, request.user) is None
+    form = form or getattr(request, TRACKING_FORM_ATTR, None)
+    tracking_events = list(tracking_event_list(user=request.user, shipment=shipment))
+    return {
+        "shipment": shipment,
+        "timeline": timeline(shipment, events, tracking_events),
+        "tracking_form": (form or TrackingEventForm()) if may_record else None,
+        # Someone who posted the form without the right to (a stale page, a shipment cancelled meanwhile) is told why.
+        "tracking_refused": list(form.non_field_errors()) if form is not None and not may_record else [],
+    }
 
 
 @login_required

@@ -47,10 +47,12 @@ from parties.models import (
     User,
 )
 from shipments import services
+from shipments.choices import RecordedVia, TrackingEventCode
 from shipments.choices import ShipmentStatus as S
 from shipments.coldchain.services import temperature_log_import
 from shipments.guards import LOGGED_CLASSES
 from shipments.models import Shipment, Site, Trial
+from shipments.tracking.services import tracking_event_record
 
 DEMO_NOTE = "Invented for the demo by seed_demo; not a real authorisation."
 # Deliberately public: it is printed for whoever runs the demo, and only demo accounts use it.
@@ -478,6 +480,19 @@ IOR_FOR = {"BR": "br_ior", "MX": "br_ior", "IN": "in_ior", "ZA": "in_ior", "TR":
 # Customs broker per destination. Only an agente aduanal may file a Mexican pedimento, so Mexico's requirements
 # make the broker owe it; without one assigned that document would have no owner.
 BROKER_FOR = {"BR": "broker", "MX": "mx_broker"}
+# The cargo airport the courier flies through in each country of the demo's routes.
+AIRPORTS = {
+    "US": "RDU, Raleigh-Durham",
+    "DE": "MUC, Munich",
+    "JP": "NRT, Tokyo Narita",
+    "BR": "GRU, São Paulo",
+    "MX": "MEX, Mexico City",
+    "IN": "BOM, Mumbai",
+    "ZA": "JNB, Johannesburg",
+    "TR": "IST, Istanbul",
+    "KR": "ICN, Seoul Incheon",
+}
+T = TrackingEventCode
 
 
 # --- Goods -----------------------------------------------------------------------------------------
@@ -1149,7 +1164,51 @@ class _ShipmentBuilder:
             shipment = self._fire(name, shipment, number, creator, **kwargs)
             if shipment.status != reached:
                 raise DemoDataError(f"{name} left the shipment {shipment.status}, not {reached}")
+            self._track(name, shipment)
         return shipment
+
+    def _track(self, step: str, shipment: Shipment) -> None:
+        """The courier's system reports its scans as the goods move (through the API in real life, with its own
+        event ids), so the timeline shows them between the transitions."""
+        origin = AIRPORTS.get(shipment.origin_country, shipment.origin_country_name)
+        if shipment.return_of_id is None:
+            depot = self.depot(shipment.trial)
+            pickup, collected = f"{depot.label}, {depot.city}", "Collected from the depot"
+        else:
+            # A return is collected from the site that received the outbound goods.
+            outbound = shipment.return_of
+            pickup, collected = (outbound.site.name if outbound.site_id else origin), "Collected from the site"
+        destination = AIRPORTS.get(shipment.destination_country, shipment.destination_country_name)
+        scans = {
+            "dispatch": [
+                (T.PICKED_UP, pickup, shipment.origin_country, collected),
+                (T.DEPARTED, origin, shipment.origin_country, f"Departed on air waybill {shipment.airway_bill}"),
+            ],
+            "arrive": [
+                (T.ARRIVED, destination, shipment.destination_country, "Arrived at the destination airport"),
+                (T.IN_CUSTOMS, destination, shipment.destination_country, "Handed to the bonded warehouse for customs"),
+            ],
+            "clear": [(T.CUSTOMS_RELEASED, destination, shipment.destination_country, "Released by customs")],
+            "out_for_delivery": [
+                (T.OUT_FOR_DELIVERY, destination, shipment.destination_country, "On the van to the site")
+            ],
+        }.get(step, [])
+        courier_user = self.member(shipment.courier_id, R.EDITOR, R.MANAGER)
+        if not scans or courier_user is None:
+            return
+        for code, location, country, description in scans:
+            self.step = f"record tracking event {code} as {courier_user.username}"
+            tracking_event_record(
+                actor=courier_user,
+                shipment=shipment,
+                occurred_at=timezone.now(),
+                code=code,
+                location=location,
+                country=country,
+                description=description,
+                external_id=f"KC-{shipment.reference}-{code}",
+                via=RecordedVia.API,
+            )
 
     def _file_logger_record(self, shipment: Shipment, number: int, creator: User) -> None:
         """The site reads the shipment's data logger on arrival and files its export (cold goods are delivered with

@@ -8,6 +8,7 @@ from shipments.api.coldchain import (
     ShipmentTemperatureLogViewSet,
     TemperatureLogViewSet,
 )
+from shipments.api.tracking import ShipmentTrackingEventViewSet
 from shipments.api.views import ShipmentViewSet, SiteViewSet, TrialViewSet
 
 # The same shape as the router's own lookups, so a malformed id reaches the view and gets the API's JSON 404.
@@ -31,3 +32,4 @@ def register(router) -> None:
     router.register("temperature-logs", TemperatureLogViewSet, basename="temperature-logs")
     router.register(f"{SHIPMENT}/excursions", ShipmentExcursionViewSet, basename="shipment-excursions")
     router.register("excursions", ExcursionViewSet, basename="excursions")
+    router.register(f"{SHIPMENT}/tracking-events", ShipmentTrackingEventViewSet, basename="shipment-tracking-events")

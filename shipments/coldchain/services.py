@@ -22,7 +22,13 @@ from documents.uploads import display_name
 from ior_platform.core.audit import record_event
 from ior_platform.core.errors import ConflictError, NotPermitted, TransitionRefused
 from parties.webhooks import webhooks_emit_excursions
-from shipments.choices import DISPOSITION_OUTCOMES, DispositionDecision, QuarantineStatus, ShipmentStatus
+from shipments.choices import (
+    DISPOSITION_OUTCOMES,
+    GOODS_MOVING_STATUSES,
+    DispositionDecision,
+    QuarantineStatus,
+    ShipmentStatus,
+)
 from shipments.coldchain.analysis import Analysis, analyse
 from shipments.coldchain.parsing import LogFormatError, ParsedLog, parse_logger_file
 from shipments.coldchain.selectors import cold_chain_summary
@@ -30,22 +36,8 @@ from shipments.models import ColdChainDisposition, Excursion, Shipment, Temperat
 from shipments.rules import refusal
 from shipments.tasks import notify_cold_chain_event
 
-S = ShipmentStatus
 # A logger is started at pack-out, after approval; its record is filed on the way or once the goods are in.
-OPEN_FOR_TEMPERATURE_LOGS = frozenset(
-    {
-        S.APPROVED,
-        S.EXPORT_CLEARED,
-        S.IN_TRANSIT,
-        S.CUSTOMS_CLEARANCE,
-        S.CUSTOMS_HOLD,
-        S.CLEARED,
-        S.OUT_FOR_DELIVERY,
-        S.DELIVERED,
-        S.RETURNED,
-        S.DESTROYED,
-    }
-)
+OPEN_FOR_TEMPERATURE_LOGS = GOODS_MOVING_STATUSES
 EXCURSION_BATCH = 1000
 Q = QuarantineStatus
 # A new excursion re-opens a quarantine after a release (new data, new decision), but not once the goods were

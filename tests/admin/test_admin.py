@@ -26,7 +26,7 @@ from parties.models import (
     WebhookEndpoint,
 )
 from parties.screening import organization_screen
-from shipments.models import Shipment, ShipmentItem, Site, Trial
+from shipments.models import Shipment, ShipmentItem, Site, TrackingEvent, Trial
 
 pytestmark = pytest.mark.django_db
 
@@ -123,6 +123,14 @@ def every_record(staff, sponsor, trial, shipment):
         uploaded_by=staff,
     )
     TaskClaim.objects.create(key="chase:1:7")
+    TrackingEvent.objects.create(
+        shipment=shipment,
+        occurred_at=datetime.datetime(2026, 1, 2, 8, 30, tzinfo=datetime.UTC),
+        code="departed",
+        location="FRA, Frankfurt",
+        country="DE",
+        recorded_by=staff,
+    )
     permit = Permit.objects.create(
         permit_type="import_permit",
         holder=sponsor,
@@ -231,7 +239,9 @@ def test_audit_event_change_page_is_read_only(client, shipment):
     assert event.action == "test"
 
 
-@pytest.mark.parametrize("model", [Shipment, Document, DocumentVersion, AuditEvent], ids=lambda model: model.__name__)
+@pytest.mark.parametrize(
+    "model", [Shipment, Document, DocumentVersion, AuditEvent, TrackingEvent], ids=lambda model: model.__name__
+)
 def test_regulated_records_cannot_be_deleted_in_admin(client, every_record, model):
     obj = model._default_manager.first()
     url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_delete", args=[obj.pk])

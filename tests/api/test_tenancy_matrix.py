@@ -21,7 +21,7 @@ from compliance.models import Permit, PermitLine
 from documents.models import Document, DocumentVersion, DossierArtifact
 from ior_platform.core.audit import record_event
 from parties.models import ApiCall, ApiKey, Notification, Organization, WebhookDelivery, WebhookEndpoint
-from shipments.models import Excursion, Shipment, ShipmentItem, Site, TemperatureLog, Trial
+from shipments.models import Excursion, Shipment, ShipmentItem, Site, TemperatureLog, TrackingEvent, Trial
 from tests.factories import ShipmentFactory, ShipmentItemFactory, SiteFactory, temperature_log_for
 
 PUBLIC_REFERENCE_ROUTES = {"countries/"}  # country profiles and requirements: the same for every caller
@@ -159,6 +159,14 @@ def build_tenant(*, trial, editor, manager, ior, eor, site_org, label) -> Tenant
     )
     event = record_event(actor=editor, action="shipment.note", target=shipment, shipment=shipment)
     log = temperature_log_for(shipment, uploaded_by=editor, serial=f"{label}-SECRET-LOGGER")
+    tracking = TrackingEvent.objects.create(
+        shipment=shipment,
+        occurred_at=shipment.created_at,
+        code="arrived",
+        location=f"{label} secret airport",
+        external_id=f"{label}-SECRET-SCAN",
+        recorded_by=editor,
+    )
     by_model = {
         Shipment: shipment,
         ShipmentItem: item,
@@ -176,6 +184,7 @@ def build_tenant(*, trial, editor, manager, ior, eor, site_org, label) -> Tenant
         Organization: manager.organization,
         TemperatureLog: log,
         Excursion: log.excursions.get(),
+        TrackingEvent: tracking,
         type(event): event,
     }
     by_kwarg = {

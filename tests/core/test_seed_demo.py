@@ -24,7 +24,7 @@ from parties.choices import PartyRole
 from parties.models import Organization, SponsorAuthorisation, User
 from shipments import services
 from shipments.choices import ShipmentStatus
-from shipments.models import Shipment, Site, Trial
+from shipments.models import Shipment, Site, TrackingEvent, Trial
 
 pytestmark = pytest.mark.django_db
 
@@ -277,3 +277,17 @@ def test_a_refused_step_fails_in_one_line_and_leaves_no_half_built_shipment(seed
     assert "DEMO-099" in str(refused.value)
     assert "\n" not in str(refused.value)
     assert model_counts() == before
+
+
+def test_the_courier_reports_its_scans_on_the_way(seeded):
+    in_transit = Shipment.objects.filter(status=ShipmentStatus.IN_TRANSIT, return_of__isnull=True).first()
+    scans = list(TrackingEvent.objects.filter(shipment=in_transit).order_by("occurred_at", "id"))
+    assert [scan.code for scan in scans] == ["picked_up", "departed"]
+    assert scans[1].location == demo.AIRPORTS[in_transit.origin_country]
+    assert all(scan.recorded_by.organization_id == in_transit.courier_id for scan in scans)
+    delivered = Shipment.objects.filter(status=ShipmentStatus.DELIVERED, return_of__isnull=True).first()
+    codes = list(TrackingEvent.objects.filter(shipment=delivered).values_list("code", flat=True))
+    assert {"arrived", "in_customs", "customs_released", "out_for_delivery"} <= set(codes)
+    # Each scan was audited on its shipment's chain, like every other change the services make.
+    assert AuditEvent.objects.filter(action="tracking_event.recorded").count() == TrackingEvent.objects.count() > 0
+    assert not TrackingEvent.objects.filter(shipment__status__in=["draft", "permit_collection", "cancelled"]).exists()
