@@ -21,7 +21,7 @@ from ior_platform.core.tenancy import restrict
 from parties.models import Address, ApiCall, ApiKey, Contact, Organization, WebhookDelivery, WebhookEndpoint
 from parties.screening import organization_screen
 from shipments import selectors, services
-from shipments.models import Shipment
+from shipments.models import Shipment, TrackingEvent
 from tests.conftest import pdf_file
 from tests.factories import (
     ShipmentFactory,
@@ -73,6 +73,9 @@ def a_shipment(world, requirements, brazil_permit):
         endpoint=endpoint, event_id=uuid.uuid4(), event="shipment.status_changed", payload={"reference": "x"}
     )
     temperature_log_for(shipment, uploaded_by=world.sam)
+    TrackingEvent.objects.create(
+        shipment=shipment, occurred_at=timezone.now(), code="picked_up", location="JFK", recorded_by=world.cora
+    )
     quality = UserFactory(username="quinn", organization=world.sponsor_a, roles=["qa"])
     cold_chain_disposition_for(shipment, decided_by=quality)
     return shipment
