@@ -278,6 +278,21 @@ def force_status(shipment: Shipment, status: str) -> Shipment:
     return Shipment.objects.get(pk=shipment.pk)
 
 
+def warm_query_counts(client, urls):
+    """The queries of a second GET of each URL (the first warms caches and the session), and the last response:
+    for tests that a page costs the same whatever the size of what it shows. Every answer must be a 200."""
+    from django.test.utils import CaptureQueriesContext
+
+    counts, response = [], None
+    for url in urls:
+        client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200, url
+        counts.append(len(queries))
+    return counts, response
+
+
 def days(n: int):
     return timezone.localdate() + timedelta(days=n)
 

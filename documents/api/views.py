@@ -40,7 +40,7 @@ from ior_platform.core.api.errors import PreconditionFailed
 from ior_platform.core.api.schema import ErrorSerializer
 from ior_platform.core.api.viewsets import TenantViewSet, if_match_holds
 from ior_platform.core.errors import ConflictError
-from shipments.models import Shipment
+from shipments.api import shipment_or_404
 
 DOCUMENTS_TAG = "documents"
 DOSSIERS_TAG = "dossiers"
@@ -49,13 +49,6 @@ SHIPMENT_PK = OpenApiParameter(
     "shipment_pk", OpenApiTypes.INT, OpenApiParameter.PATH, description="The shipment's id (`id` in /shipments/)."
 )
 VERSION_MEDIA_TYPES = (uploads.PDF, uploads.PNG, uploads.JPEG, uploads.DOCX, uploads.XLSX)
-
-
-def _shipment_or_404(user, pk) -> Shipment:
-    try:
-        return Shipment.objects.for_user(user).get(pk=pk)
-    except (Shipment.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
 
 
 def _people(queryset):
@@ -194,7 +187,7 @@ class ShipmentDocumentViewSet(mixins.ListModelMixin, TenantViewSet):
 
     def list(self, request, *args, **kwargs):
         # An unknown or invisible shipment is a 404, not an empty checklist that would confirm nothing.
-        _shipment_or_404(request.user, kwargs["shipment_pk"])
+        shipment_or_404(request.user, kwargs["shipment_pk"])
         return super().list(request, *args, **kwargs)
 
 
@@ -446,11 +439,11 @@ class ShipmentDossierViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, Ten
         return queryset.filter(shipment_id=self.kwargs["shipment_pk"]).select_related("requested_by")
 
     def list(self, request, *args, **kwargs):
-        _shipment_or_404(request.user, kwargs["shipment_pk"])
+        shipment_or_404(request.user, kwargs["shipment_pk"])
         return super().list(request, *args, **kwargs)
 
     def create(self, request, *args, **kwargs):
-        shipment = _shipment_or_404(request.user, kwargs["shipment_pk"])
+        shipment = shipment_or_404(request.user, kwargs["shipment_pk"])
         DossierRequestInputSerializer(data=request.data).is_valid(raise_exception=True)
         if not if_match_holds(request, shipment):
             raise PreconditionFailed()

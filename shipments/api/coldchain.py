@@ -8,7 +8,6 @@ Collections hang under their shipment (`/shipments/{shipment_pk}/temperature-log
 excursion is a 404 like a missing one. Who may upload, and when, is the service's to decide."""
 
 from django.db.models import Count, Prefetch
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -30,10 +29,11 @@ from ior_platform.core.api.pagination import CappedCursorPagination
 from ior_platform.core.api.schema import ErrorSerializer
 from ior_platform.core.api.serializers import StrictInputSerializer, named_choice_field, named_choice_field_class
 from ior_platform.core.api.viewsets import IntegrationAPIView, TenantViewSet, if_match_holds
+from shipments.api import shipment_or_404
 from shipments.choices import DispositionDecision, ExcursionDirection, LoggerLayout, QuarantineStatus
 from shipments.coldchain.selectors import cold_chain_quarantine, cold_chain_summary, pack_out_time_left
 from shipments.coldchain.services import REASON_MAX_LENGTH, coldchain_disposition_record, temperature_log_import
-from shipments.models import ColdChainDisposition, Excursion, Shipment, TemperatureLog
+from shipments.models import ColdChainDisposition, Excursion, TemperatureLog
 
 TAG = "cold chain"
 SHIPMENT_PK = OpenApiParameter(
@@ -47,13 +47,6 @@ class ByFirstReading(CappedCursorPagination):
 
 class ByStart(CappedCursorPagination):
     ordering = ("started_at", "id")
-
-
-def _shipment_or_404(user, pk) -> Shipment:
-    try:
-        return Shipment.objects.for_user(user).get(pk=pk)
-    except (Shipment.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
 
 
 # --- serializers ----------------------------------------------------------------------------------------------------
@@ -434,7 +427,7 @@ class ShipmentTemperatureLogViewSet(mixins.ListModelMixin, TenantViewSet):
 
     def list(self, request, *args, **kwargs):
         # An unknown or invisible shipment is a 404, not an empty list that would confirm nothing.
-        _shipment_or_404(request.user, kwargs["shipment_pk"])
+        shipment_or_404(request.user, kwargs["shipment_pk"])
         return super().list(request, *args, **kwargs)
 
     @extend_schema(
@@ -480,7 +473,7 @@ class ShipmentTemperatureLogViewSet(mixins.ListModelMixin, TenantViewSet):
         },
     )
     def create(self, request, *args, **kwargs):
-        shipment = _shipment_or_404(request.user, kwargs["shipment_pk"])
+        shipment = shipment_or_404(request.user, kwargs["shipment_pk"])
         upload = TemperatureLogUploadInputSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         if not if_match_holds(request, shipment):
@@ -549,7 +542,7 @@ class ShipmentExcursionViewSet(mixins.ListModelMixin, TenantViewSet):
         return queryset.filter(shipment_id=self.kwargs["shipment_pk"])
 
     def list(self, request, *args, **kwargs):
-        _shipment_or_404(request.user, kwargs["shipment_pk"])
+        shipment_or_404(request.user, kwargs["shipment_pk"])
         return super().list(request, *args, **kwargs)
 
 
@@ -578,7 +571,7 @@ class ShipmentColdChainView(IntegrationAPIView):
         examples=[OpenApiExample("Released, then held at customs", value=STATUS_EXAMPLE, response_only=True)],
     )
     def get(self, request, shipment_pk=None):
-        shipment = _shipment_or_404(request.user, shipment_pk)
+        shipment = shipment_or_404(request.user, shipment_pk)
         context = {
             "request": request,
             "quarantine": cold_chain_quarantine(shipment=shipment),
@@ -642,7 +635,7 @@ class ShipmentColdChainDispositionView(IntegrationAPIView):
         ],
     )
     def post(self, request, shipment_pk=None):
-        shipment = _shipment_or_404(request.user, shipment_pk)
+        shipment = shipment_or_404(request.user, shipment_pk)
         given = DispositionInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         if not if_match_holds(request, shipment):

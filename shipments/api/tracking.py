@@ -3,7 +3,6 @@
 which decides who may record and when. Sending an event whose `external_id` the shipment already holds answers 200
 with the event on record and writes nothing, so a courier's system may re-send its feed."""
 
-from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
@@ -14,20 +13,14 @@ from ior_platform.core.api.pagination import CappedCursorPagination
 from ior_platform.core.api.schema import ErrorSerializer
 from ior_platform.core.api.serializers import StrictInputSerializer, named_choice_field_class
 from ior_platform.core.api.viewsets import TenantViewSet, if_match_holds
+from shipments.api import shipment_or_404
 from shipments.api.coldchain import SHIPMENT_PK
 from shipments.choices import RecordedVia, TrackingEventCode
-from shipments.models import Shipment, TrackingEvent
+from shipments.models import TrackingEvent
 from shipments.tracking.services import tracking_event_record
 
 TAG = "tracking"
 TrackingEventCodeField = named_choice_field_class("TrackingEventCodeEnum", TrackingEventCode.choices)
-
-
-def _shipment_or_404(user, pk) -> Shipment:
-    try:
-        return Shipment.objects.for_user(user).get(pk=pk)
-    except (Shipment.DoesNotExist, ValueError, TypeError):
-        raise Http404 from None
 
 
 class NewestFirst(CappedCursorPagination):
@@ -133,7 +126,7 @@ class ShipmentTrackingEventViewSet(mixins.ListModelMixin, TenantViewSet):
 
     def list(self, request, *args, **kwargs):
         # An unknown or invisible shipment is a 404, not an empty list that would confirm nothing.
-        _shipment_or_404(request.user, kwargs["shipment_pk"])
+        shipment_or_404(request.user, kwargs["shipment_pk"])
         return super().list(request, *args, **kwargs)
 
     @extend_schema(
@@ -195,7 +188,7 @@ class ShipmentTrackingEventViewSet(mixins.ListModelMixin, TenantViewSet):
         ],
     )
     def create(self, request, *args, **kwargs):
-        shipment = _shipment_or_404(request.user, kwargs["shipment_pk"])
+        shipment = shipment_or_404(request.user, kwargs["shipment_pk"])
         given = TrackingEventInputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         if not if_match_holds(request, shipment):

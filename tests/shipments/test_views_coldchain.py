@@ -17,7 +17,7 @@ from documents.models import ElectronicSignature
 from shipments.choices import QuarantineStatus
 from shipments.coldchain.services import temperature_log_import
 from shipments.models import ColdChainDisposition, Excursion, Shipment, TemperatureLog, TemperatureSeries
-from tests.conftest import force_status
+from tests.conftest import force_status, warm_query_counts
 from tests.factories import DEMO_PASSWORD, UserFactory
 from tests.shipments.test_coldchain_import import (
     MALFORMED,
@@ -314,13 +314,7 @@ def test_queries_do_not_grow_with_logs_and_excursions(client, world, media, pers
     _grow(world, small, 1)
     _grow(world, large, 3)
     client.force_login(getattr(world, persona))
-    counts = []
-    for shipment in (small, large):
-        client.get(shipment.get_absolute_url())
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(shipment.get_absolute_url())
-        assert response.status_code == 200
-        counts.append(len(queries))
+    counts, response = warm_query_counts(client, [s.get_absolute_url() for s in (small, large)])
     assert counts[0] == counts[1], counts
     card = section(response.content.decode(), "cold-chain")
     assert card.count('<tbody id="temperature-log-') == 3

@@ -6,8 +6,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,7 +15,7 @@ from ior_platform.core.audit import record_event
 from shipments import services
 from shipments.choices import ShipmentStatus as S
 from shipments.models import Shipment
-from tests.conftest import force_status, pdf_bytes
+from tests.conftest import force_status, pdf_bytes, warm_query_counts
 from tests.documents.test_uploads import upload
 from tests.factories import ShipmentItemFactory
 
@@ -266,13 +264,7 @@ def test_queries_do_not_grow_with_items_documents_and_events(client, world, requ
     _grow(world, small, 2)
     _grow(world, large, 6)
     client.force_login(getattr(world, persona))
-    counts = []
-    for shipment in (small, large):
-        client.get(shipment.get_absolute_url())
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(shipment.get_absolute_url())
-        assert response.status_code == 200
-        counts.append(len(queries))
+    counts, response = warm_query_counts(client, [s.get_absolute_url() for s in (small, large)])
     assert counts[0] == counts[1], counts
     body = response.content.decode()
     assert body.count('class="doc-entry') == 8
@@ -287,14 +279,7 @@ def test_the_actions_partial_and_the_record_do_not_grow_with_the_shipment(client
     _grow(world, small, 3)
     _grow(world, large, 6)
     client.force_login(getattr(world, persona))
-    counts = []
-    for shipment in (small, large):
-        url = reverse(name, args=[shipment.reference])
-        client.get(url)
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(url)
-        assert response.status_code == 200
-        counts.append(len(queries))
+    counts, response = warm_query_counts(client, [reverse(name, args=[s.reference]) for s in (small, large)])
     assert counts[0] == counts[1], counts
     if name == "shipments:record":
         assert response.content.decode().count('"original_name"') >= 6

@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -16,7 +14,7 @@ from ior_platform.core.audit import record_event
 from shipments.choices import ShipmentStatus as S
 from shipments.models import Shipment, TrackingEvent
 from shipments.tracking.services import tracking_event_record
-from tests.conftest import force_status
+from tests.conftest import force_status, warm_query_counts
 from tests.shipments.test_views_detail import page, section
 
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
@@ -216,12 +214,6 @@ def test_queries_do_not_grow_with_tracking_events(client, world, persona):
     _scans(small, world, 3)
     _scans(large, world, 6)
     client.force_login(getattr(world, persona))
-    counts = []
-    for shipment in (small, large):
-        client.get(shipment.get_absolute_url())
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(shipment.get_absolute_url())
-        assert response.status_code == 200
-        counts.append(len(queries))
+    counts, response = warm_query_counts(client, [s.get_absolute_url() for s in (small, large)])
     assert counts[0] == counts[1], counts
     assert section(response.content.decode(), "timeline").count("is-tracking") == 6
