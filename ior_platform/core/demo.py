@@ -1212,7 +1212,7 @@ class _ShipmentBuilder:
 
     def _file_logger_record(self, shipment: Shipment, number: int, creator: User) -> None:
         """The site reads the shipment's data logger on arrival and files its export (cold goods are delivered with
-        their temperature record): a clean trace inside the class's range, every 10 minutes since dispatch."""
+        their temperature record): a clean trace inside the class's range (_logger_csv)."""
         site_user = self.actor_for("deliver", shipment, number, creator)
         self.step = f"file the logger record as {site_user.username}"
         log = temperature_log_import(
